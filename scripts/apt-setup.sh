@@ -1,0 +1,49 @@
+#!/bin/sh
+# Add the Debian suites the project needs (source packages for bookworm,
+# trixie, sid, bookworm-backports), derived from the machine's existing
+# deb822 entry so that no archive host is written anywhere.  Other suites
+# are pinned low: nothing installed from bookworm is upgraded by them.
+set -eu
+
+src=/etc/apt/sources.list.d/debian.sources
+out=/etc/apt/sources.list.d/spm-extra.sources
+pref=/etc/apt/preferences.d/spm-extra
+
+uri=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' "$src")
+keyring=$(awk '/^Signed-By:/ {print $2; exit}' "$src")
+[ -n "$uri" ] || { echo "apt-setup: no URIs in $src" >&2; exit 1; }
+
+new=$(cat <<EOT
+Types: deb-src
+URIs: $uri
+Suites: bookworm
+Components: main
+Signed-By: $keyring
+
+Types: deb deb-src
+URIs: $uri
+Suites: bookworm-backports trixie sid
+Components: main
+Signed-By: $keyring
+EOT
+)
+
+if [ ! -f "$out" ] || [ "$(cat "$out")" != "$new" ]; then
+    printf '%s\n' "$new" > "$out"
+    cat > "$pref" <<EOT
+Package: *
+Pin: release n=bookworm-backports
+Pin-Priority: 100
+
+Package: *
+Pin: release n=trixie
+Pin-Priority: 50
+
+Package: *
+Pin: release n=sid
+Pin-Priority: 40
+EOT
+    rm -f build/.apt-updated 2>/dev/null || true
+fi
+
+apt-get -o Acquire::Check-Valid-Until=false update -qq

@@ -1,0 +1,26 @@
+#!/bin/sh
+# build.sh: configure (once) and build the patched libvirt of build/libvirt
+# in build/libvirt-build.  The QEMU driver, tests and docs are enabled; the
+# QEMU user is root so that the embedded driver works without a
+# libvirt-qemu account on the machine.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+src="$top/build/libvirt"
+bld="$top/build/libvirt-build"
+
+if [ ! -f "$bld/build.ninja" ]; then
+    meson setup "$bld" "$src" \
+        -Ddriver_qemu=enabled -Dtests=enabled -Ddocs=enabled \
+        -Dqemu_user=root -Dqemu_group=root -Dno_git=true \
+        -Ddriver_libvirtd=enabled -Ddriver_remote=enabled \
+        >"$top/build/meson-setup.log" 2>&1 || {
+            tail -30 "$top/build/meson-setup.log" >&2
+            exit 1
+        }
+fi
+ninja -C "$bld" >"$top/build/ninja.log" 2>&1 || {
+    grep -E -A5 'error|FAILED' "$top/build/ninja.log" | head -60 >&2
+    exit 1
+}
+echo "build: $(grep -c 'warning:' "$top/build/ninja.log" || true) compiler warnings, see build/ninja.log"

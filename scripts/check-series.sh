@@ -1,0 +1,27 @@
+#!/bin/sh
+# check-series.sh: bisectability.  Check out every patch of the series in
+# turn in a separate work tree, build it and run libvirt's test suite.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+src="$top/build/libvirt"
+wt="$top/build/series"
+bld="$top/build/series-build"
+
+rm -rf "$wt" "$bld"
+git -C "$src" worktree prune
+git -C "$src" worktree add -q --detach "$wt" base
+# the keycodemapdb gitlink has no submodule checkout in a work tree
+rm -rf "$wt/subprojects/keycodemapdb"
+cp -a "$src/subprojects/keycodemapdb" "$wt/subprojects/keycodemapdb"
+meson setup "$bld" "$wt" -Ddriver_qemu=enabled -Dtests=enabled -Ddocs=disabled \
+    -Dqemu_user=root -Dqemu_group=root -Dno_git=true >/dev/null
+
+for c in $(git -C "$src" rev-list --reverse base..HEAD); do
+    git -C "$wt" checkout -q "$c"
+    printf '%s ' "$(git -C "$wt" log -1 --format='%h %s')"
+    ninja -C "$bld" >"$top/build/series-ninja.log" 2>&1 || { echo "BUILD FAILED"; exit 1; }
+    (cd "$bld" && meson test --no-rebuild --num-processes "$(nproc)" --no-suite syntax-check \
+        >"$top/build/series-test.log" 2>&1) || { echo "TESTS FAILED"; exit 1; }
+    echo "ok"
+done
+git -C "$src" worktree remove --force "$wt"

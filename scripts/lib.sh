@@ -1,0 +1,12 @@
+# Shared by the scripts: a fixed identity for the commits they make and the
+# hash that says which pinned source + exported series a tree was made from.
+export GIT_AUTHOR_NAME="${GIT_AUTHOR_NAME:-SPM NUMA project}"
+export GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-spm-numa@localhost}"
+export GIT_COMMITTER_NAME="${GIT_COMMITTER_NAME:-$GIT_AUTHOR_NAME}"
+export GIT_COMMITTER_EMAIL="${GIT_COMMITTER_EMAIL:-$GIT_AUTHOR_EMAIL}"
+
+series_hash() {
+    (cd "$top" && cat sources/libvirt libvirt/patches/series \
+        $(sed -e '/^#/d' -e '/^$/d' -e 's,^,libvirt/patches/,' libvirt/patches/series) |
+        sha256sum | cut -c1-16)
+}
