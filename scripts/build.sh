@@ -4,10 +4,9 @@
 # QEMU user is root so that the embedded driver works without a
 # libvirt-qemu account on the machine.
 set -eu
-# Debian's python3 (with python3-pytest) and tools, not whatever comes first in PATH
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/lib.sh"
 src="$top/build/libvirt"
 bld="$top/build/libvirt-build"
 

@@ -2,9 +2,8 @@
 # check-libvirt.sh: run libvirt's whole meson test suite (syntax-check
 # included, since build/libvirt is a git work tree) on the patched build.
 set -eu
-# Debian's python3 (with python3-pytest) and tools, not whatever comes first in PATH
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/lib.sh"
 cd "$top/build/libvirt-build"
 log="$top/build/meson-test.log"
 rc=0

@@ -2,9 +2,8 @@
 # check-series.sh: bisectability.  Check out every patch of the series in
 # turn in a separate work tree, build it and run libvirt's test suite.
 set -eu
-# Debian's python3 (with python3-pytest) and tools, not whatever comes first in PATH
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/lib.sh"
 src="$top/build/libvirt"
 wt="$top/build/series"
 bld="$top/build/series-build"

@@ -10,3 +10,7 @@ series_hash() {
         $(sed -e '/^#/d' -e '/^$/d' -e 's,^,libvirt/patches/,' libvirt/patches/series) |
         sha256sum | cut -c1-16)
 }
+
+# Debian's python3 (with python3-pytest) and tools, not whatever an
+# interactive setup (pyenv, ...) puts first in PATH.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
