@@ -1,34 +1,59 @@
 # SPM NUMA nodes for libvirt guests.  See README.md.
 #
-#   make demo     set up everything, then show the feature on the embedded driver
-#   make check    set up everything, then run the libvirt suite and our tests
-#   make build    fetch + patch + build libvirt (build/)
-#   make tree     (re)create build/libvirt from the pinned source + series
-#   make patches  export build/libvirt's commits back to libvirt/patches/
-#   make check-series  build and test every patch of the series in turn
+#   make demo     set up everything, then boot the example guest on the
+#                 embedded driver and show what it sees
+#   make check    set up everything, then run the libvirt suite, QEMU's
+#                 tests and the project's tests (guest boots included)
+#   make build    fetch + patch + build libvirt, the reference QEMU,
+#                 SeaBIOS, the test guest and the sid root (QEMU 11.1)
+#   make tree     (re)create build/{libvirt,qemu,seabios} from the pinned
+#                 sources + series
+#   make patches  export the trees' commits back to */patches/
+#   make check-series  build and test every libvirt patch in turn
 
 SHELL := /bin/bash
-.PHONY: demo check build tree patches deps check-libvirt check-project check-series clean
+.PHONY: demo check build tree patches deps libvirt qemu seabios guest sid-root \
+	check-libvirt check-qemu check-project check-series clean
 
 deps:
 	./scripts/deps.sh
 
 tree: deps
-	./scripts/tree.sh
+	./scripts/tree.sh libvirt qemu seabios
 
 patches:
 	./scripts/patches.sh
 
-build: tree
+libvirt: tree
 	./scripts/build.sh
 
-check-libvirt: build
+seabios: tree
+	./scripts/seabios-build.sh
+
+# the reference QEMU (-numa node,memmap-type) with the project's SeaBIOS
+qemu: tree seabios
+	./scripts/qemu-build.sh
+
+guest: deps
+	./scripts/guest-assets.sh
+
+# sid's QEMU 11.1 (-device sp-mem) in build/sid, run through scripts/qemu-sid
+sid-root: deps
+	./scripts/sid-root.sh
+
+build: libvirt qemu guest sid-root
+
+check-libvirt: libvirt
 	./scripts/check-libvirt.sh
+
+check-qemu: qemu
+	./scripts/check-qemu.sh
 
 check-project: build
 	./tests/run.sh
+	./tests/boot-all.sh
 
-check: check-libvirt check-project
+check: check-libvirt check-qemu check-project
 
 check-series: tree
 	./scripts/check-series.sh
@@ -37,4 +62,5 @@ demo: build
 	./scripts/demo.sh
 
 clean:
-	rm -rf build/libvirt-build build/embed build/series
+	rm -rf build/libvirt-build build/qemu-build build/qemu-ref build/seabios-build \
+		build/firmware build/embed* build/boot-logs build/series*

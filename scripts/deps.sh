@@ -1,17 +1,30 @@
 #!/bin/sh
-# Install the Debian packages needed to build and test the patched libvirt.
-# Idempotent: apt-get does nothing for packages already installed.
+# Install the Debian packages needed to build and test the patched libvirt,
+# the reference QEMU and SeaBIOS.  Idempotent: apt-get does nothing for
+# packages already installed.
 set -eu
 
 here=$(dirname "$0")
 "$here/apt-setup.sh"
 
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    meson ninja-build gcc pkg-config git xz-utils ca-certificates dpkg-dev \
+export DEBIAN_FRONTEND=noninteractive
+apt_install() {
+    apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# libvirt
+apt_install \
+    ninja-build gcc pkg-config git xz-utils ca-certificates dpkg-dev \
     libglib2.0-dev libxml2-dev libxml2-utils xsltproc python3-docutils \
     python3-pytest libgnutls28-dev libjson-c-dev libtirpc-dev libnl-3-dev \
     libnl-route-3-dev libnuma-dev libcap-ng-dev libudev-dev libpciaccess-dev \
     libdevmapper-dev libblkid-dev libreadline-dev libacl1-dev libattr1-dev \
     libselinux1-dev gettext bash-completion \
-    qemu-system-x86 qemu-utils \
-    >/dev/null
+    qemu-system-x86 qemu-utils
+# QEMU 10.2 needs meson >= 1.5: bookworm-backports has 1.7 (libvirt is
+# fine with it too)
+apt_install -t bookworm-backports meson
+# the reference QEMU (x86_64-softmmu, its option ROMs and qtests), SeaBIOS
+apt_install \
+    libpixman-1-dev libslirp-dev libfdt-dev flex bison python3-venv \
+    python3-distlib seabios

@@ -1,7 +1,7 @@
 #!/bin/sh
 # fetch-source.sh NAME: download the pinned Debian source package described
-# by sources/NAME into build/dl/ and verify its orig tarball's sha256.
-# Prints the path of the verified tarball.
+# by sources/NAME into build/dl/ and verify the sha256 of each of its files.
+# Prints the path of the first file (the .dsc, or the tarball).
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,15 +9,15 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 dl="$top/build/dl"
 mkdir -p "$dl"
 
-if ! echo "$sha256  $dl/$orig" | sha256sum -c --status 2>/dev/null; then
-    rm -f "$dl/$orig"
-    # The archive snapshot may have lost some files of the package (.dsc,
-    # .asc): apt-get then fails although the orig tarball arrived.  The
-    # checksum below is what decides.
+sums=$(printf '%s\n' "$files" | awk 'NF == 2 {print $2 "  " $1}')
+if ! (cd "$dl" && printf '%s\n' "$sums" | sha256sum -c --status 2>/dev/null); then
+    # The archive snapshot may have lost some files of a package (.dsc,
+    # .asc): apt-get then fails although what we need arrived.  The
+    # checksums below are what decides.
     (cd "$dl" && apt-get source -qq --download-only "$name=$version" >&2) || true
 fi
-echo "$sha256  $dl/$orig" | sha256sum -c --quiet >&2 || {
-    echo "fetch-source: checksum mismatch for $orig" >&2
+(cd "$dl" && printf '%s\n' "$sums" | sha256sum -c --quiet >&2) || {
+    echo "fetch-source: checksum mismatch for $name $version" >&2
     exit 1
 }
-echo "$dl/$orig"
+echo "$dl/$(printf '%s\n' "$files" | awk 'NF == 2 {print $1; exit}')"

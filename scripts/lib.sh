@@ -5,9 +5,11 @@ export GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-spm-numa@localhost}"
 export GIT_COMMITTER_NAME="${GIT_COMMITTER_NAME:-$GIT_AUTHOR_NAME}"
 export GIT_COMMITTER_EMAIL="${GIT_COMMITTER_EMAIL:-$GIT_AUTHOR_EMAIL}"
 
+# series_hash NAME: hash of sources/NAME and of its exported patch series.
 series_hash() {
-    (cd "$top" && cat sources/libvirt libvirt/patches/series \
-        $(sed -e '/^#/d' -e '/^$/d' -e 's,^,libvirt/patches/,' libvirt/patches/series) |
+    (cd "$top" && . "sources/$1" &&
+        cat "sources/$1" "$patches/series" \
+            $(sed -e '/^#/d' -e '/^$/d' -e "s,^,$patches/," "$patches/series") |
         sha256sum | cut -c1-16)
 }
 

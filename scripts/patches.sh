@@ -1,20 +1,34 @@
 #!/bin/sh
-# patches.sh: export the commits base..HEAD of build/libvirt as the series
-# in libvirt/patches/ (git format-patch), replacing the previous export.
+# patches.sh [NAME...]: export the commits base..HEAD of build/NAME as the
+# series of sources/NAME (git format-patch), replacing the previous export.
+# Without arguments: every tree that exists.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
-tree="$top/build/libvirt"
-out="$top/libvirt/patches"
 
-[ -z "$(git -C "$tree" status --porcelain)" ] || {
-    echo "patches: $tree has uncommitted changes; commit them first" >&2
-    exit 1
+export_tree() {
+    tree="$top/build/$1"
+    out=$(. "$top/sources/$1" && echo "$top/$patches")
+
+    [ -z "$(git -C "$tree" status --porcelain)" ] || {
+        echo "patches: $tree has uncommitted changes; commit them first" >&2
+        exit 1
+    }
+    mkdir -p "$out"
+    rm -f "$out"/[0-9][0-9][0-9][0-9]-*.patch
+    git -C "$tree" format-patch -q --no-signature --zero-commit --no-numbered \
+        -o "$out" base..HEAD
+    (cd "$out" && ls [0-9][0-9][0-9][0-9]-*.patch 2>/dev/null || true) > "$out/series"
+    echo "$(series_hash "$1") $(git -C "$tree" rev-parse HEAD)" > "$top/build/$1.stamp"
+    echo "patches: $(wc -l < "$out/series") patches in ${out#$top/}/"
 }
-rm -f "$out"/[0-9][0-9][0-9][0-9]-*.patch
-git -C "$tree" format-patch -q --no-signature --zero-commit --no-numbered \
-    -o "$out" base..HEAD
-(cd "$out" && ls [0-9][0-9][0-9][0-9]-*.patch 2>/dev/null || true) > "$out/series"
-echo "$(series_hash) $(git -C "$tree" rev-parse HEAD)" > "$top/build/libvirt.stamp"
-echo "patches: $(wc -l < "$out/series") patches in libvirt/patches/"
+
+if [ $# -eq 0 ]; then
+    for f in "$top"/sources/*; do
+        [ -d "$top/build/$(basename "$f")/.git" ] && set -- "$@" "$(basename "$f")"
+    done
+fi
+for name in "$@"; do
+    export_tree "$name"
+done

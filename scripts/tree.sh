@@ -1,56 +1,85 @@
 #!/bin/sh
-# tree.sh: build/libvirt becomes a git work tree of the pristine libvirt base
-# (tag "base") with libvirt/patches/series applied on top as commits.
+# tree.sh NAME...: build/NAME becomes a git work tree of the pinned Debian
+# source described by sources/NAME (tag "base": the orig tarball, or the
+# dpkg-source unpacked package with Debian's patches applied) with the
+# project's series for it applied on top as commits.
 #
-# The tree is only recreated when the pinned source or the exported patches
+# A tree is only recreated when its pinned source or exported patches
 # changed since it was made; it is never thrown away while it holds commits
 # that were not exported with "make patches".
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
-tree="$top/build/libvirt"
-stamp="$top/build/libvirt.stamp"
 
-want=$(series_hash)
-if [ -d "$tree/.git" ] && [ -f "$stamp" ]; then
-    read -r have head < "$stamp"
-    now=$(git -C "$tree" rev-parse HEAD)
-    if [ "$now" != "$head" ] || [ -n "$(git -C "$tree" status --porcelain)" ]; then
-        if [ "$have" != "$want" ]; then
-            echo "tree: $tree has unexported work and the exported series changed;" >&2
-            echo "tree: run 'make patches' (or remove the tree) first" >&2
-            exit 1
+make_tree() {
+    tree="$top/build/$1"
+    stamp="$top/build/$1.stamp"
+    patches=$(. "$top/sources/$1" && echo "$top/$patches")
+
+    want=$(series_hash "$1")
+    if [ -d "$tree/.git" ] && [ -f "$stamp" ]; then
+        read -r have head < "$stamp"
+        now=$(git -C "$tree" rev-parse HEAD)
+        if [ "$now" != "$head" ] || [ -n "$(git -C "$tree" status --porcelain)" ]; then
+            if [ "$have" != "$want" ]; then
+                echo "tree: $tree has unexported work and the exported series changed;" >&2
+                echo "tree: run 'make patches' (or remove the tree) first" >&2
+                exit 1
+            fi
+            return 0    # work in progress on top of the current series
         fi
-        exit 0      # work in progress on top of the current series
+        [ "$have" = "$want" ] && return 0
     fi
-    [ "$have" = "$want" ] && exit 0
-fi
 
-orig=$("$top/scripts/fetch-source.sh" libvirt)
-rm -rf "$tree" "$tree.tmp"
-mkdir -p "$tree.tmp"
-tar --no-same-owner -xf "$orig" -C "$tree.tmp"
-mv "$tree.tmp"/libvirt-* "$tree"
-rmdir "$tree.tmp"
+    src=$("$top/scripts/fetch-source.sh" "$1")
+    rm -rf "$tree" "$tree.tmp"
+    mkdir -p "$tree.tmp"
+    case "$src" in
+    *.dsc)
+        # dpkg-source checks the files against the .dsc (which we checked
+        # ourselves); the signature check it can't do here is only noise.
+        dpkg-source -x "$src" "$tree.tmp/src" >"$tree.tmp/log" 2>&1 || {
+            cat "$tree.tmp/log" >&2
+            exit 1
+        }
+        rm -rf "$tree.tmp/src/.pc"     # quilt state; the patches stay applied
+        ;;
+    *)
+        tar --no-same-owner -xf "$src" -C "$tree.tmp"
+        mv "$tree.tmp"/* "$tree.tmp/src"
+        ;;
+    esac
+    mv "$tree.tmp/src" "$tree"
+    rm -rf "$tree.tmp"      # what dpkg-source copied and logged there
 
-cd "$tree"
-# Upstream, subprojects/keycodemapdb is a git submodule; syntax-check relies
-# on "git ls-tree" not listing its files, so make it a gitlink here too.
-(cd subprojects/keycodemapdb && git init -q && git add -A &&
-    git commit -q -m "keycodemapdb as shipped in libvirt $(basename "$orig")")
-git init -q -b master
-git -c advice.addEmbeddedRepo=false add -A
-git commit -q -m "libvirt: pristine $(basename "$orig")"
-git tag base
+    cd "$tree"
+    # Upstream, libvirt's subprojects/keycodemapdb is a git submodule;
+    # syntax-check relies on "git ls-tree" not listing its files, so make
+    # it a gitlink here too.
+    if [ "$1" = libvirt ]; then
+        (cd subprojects/keycodemapdb && git init -q && git add -A &&
+            git commit -q -m "keycodemapdb as shipped in $(basename "$src")")
+    fi
+    git init -q -b master
+    git -c advice.addEmbeddedRepo=false add -A
+    git commit -q -m "$1: pristine $(basename "$src")"
+    git tag base
 
-while read -r p; do
-    case "$p" in ''|'#'*) continue ;; esac
-    git am -q --keep-cr "$top/libvirt/patches/$p" || {
-        echo "tree: $p does not apply; see 'git am --show-current-patch' in $tree" >&2
-        exit 1
-    }
-done < "$top/libvirt/patches/series"
+    while read -r p; do
+        case "$p" in ''|'#'*) continue ;; esac
+        git am -q --keep-cr "$patches/$p" || {
+            echo "tree: $p does not apply; see 'git am --show-current-patch' in $tree" >&2
+            exit 1
+        }
+    done < "$patches/series"
 
-echo "$want $(git rev-parse HEAD)" > "$stamp"
-echo "tree: $tree at $(git describe --always --tags) ($(git rev-list --count base..HEAD) patches)"
+    echo "$want $(git rev-parse HEAD)" > "$stamp"
+    echo "tree: $tree at $(git describe --always --tags) ($(git rev-list --count base..HEAD) patches)"
+    cd "$top"
+}
+
+[ $# -gt 0 ] || set -- libvirt
+for name in "$@"; do
+    make_tree "$name"
+done

@@ -1,0 +1,336 @@
+#!/bin/bash
+# boot.sh [EMULATOR [FIRMWARE [MEMMAP]]]: boot real guests through the
+# patched libvirt and check what the guest kernel sees of NUMA node 1.
+#
+#   EMULATOR  QEMU binary, the domain's <emulator>
+#             (default $BOOT_EMULATOR, else /usr/bin/qemu-system-x86_64)
+#   FIRMWARE  seabios          the emulator's own SeaBIOS (no <loader>)
+#             seabios-patched  build/firmware/bios-256k.bin (scripts/seabios-build.sh)
+#             ovmf             build/guest/OVMF.fd as a ROM (-bios)
+#   MEMMAP    memmapType of cell 1: normal (default), spm or reserved
+#
+# Each guest is q35 under TCG with ACPI and boots build/guest/vmlinuz with
+# an initramfs (scripts/guest-assets.sh) whose /init prints the firmware's
+# E820 table and the SRAT memory affinity entries on the serial console, a
+# file, then powers off.  Cell 0 holds the CPU, cell 1 only memory.
+# Ends with "boot: N passed, N failed".  $BOOT_TIMEOUT: seconds per boot.
+# Runs for the same EMULATOR must not overlap: they share its driver root.
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+emulator=${1:-${BOOT_EMULATOR:-/usr/bin/qemu-system-x86_64}}
+firmware=${2:-seabios}
+memmap=${3:-normal}
+timeout=${BOOT_TIMEOUT:-120}
+guest="$top/build/guest"
+logs="$top/build/boot-logs"
+virsh="$top/build/libvirt-build/tools/virsh"
+
+case $firmware in
+    seabios) loader= ;;
+    seabios-patched) loader="$top/build/firmware/bios-256k.bin" ;;
+    ovmf) loader="$guest/OVMF.fd" ;;
+    *) echo "boot: unknown firmware '$firmware'" >&2; exit 2 ;;
+esac
+case $memmap in
+    normal|spm|reserved) ;;
+    *) echo "boot: unknown memmapType '$memmap'" >&2; exit 2 ;;
+esac
+[ -x "$emulator" ] || { echo "boot: no emulator $emulator" >&2; exit 2; }
+case $emulator in /*) ;; *) emulator="$PWD/$emulator" ;; esac   # libvirt wants it absolute
+[ -x "$virsh" ] || { echo "boot: no $virsh; run 'make build'" >&2; exit 2; }
+"$top/scripts/guest-assets.sh" || exit 2
+[ -z "$loader" ] || [ -f "$loader" ] || { echo "boot: no firmware $loader" >&2; exit 2; }
+
+# One embedded driver root per QEMU binary: its capabilities cache and
+# definitions never mix with another binary's.  A short name: QEMU's
+# monitor socket lies below it, and a socket path has at most 107 bytes.
+# QEMU's stderr goes to a plain file there: virtlogd only runs with a
+# system libvirt.
+root="$top/build/embed-boot/$(printf '%s' "$emulator" | sha256sum | cut -c1-8)"
+mkdir -p "$root/etc" "$logs"
+echo "$emulator" > "$root/emulator"
+echo 'stdio_handler = "file"' > "$root/etc/qemu.conf"
+
+passed=0
+failed=0
+ok()   { passed=$((passed + 1)); echo "PASS: $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL: $1"; shift; printf '%s\n' "$@" | sed '/^$/d; s/^/    /'; }
+
+MiB=$((1 << 20))
+GiB=$((1 << 30))
+
+# RAM below 4 GiB of a q35 guest with $1 bytes of RAM: 2 GiB once there
+# are 2.75 GiB or more, else all of it (hw/i386/pc_q35.c).  The rest of
+# RAM continues at 4 GiB.
+lowmem() { echo $(($1 >= 0xb0000000 ? 2 * GiB : $1)); }
+# gpa OFFSET RAM: guest physical address of RAM offset OFFSET.
+gpa() {
+    local low
+    low=$(lowmem "$2")
+    echo $(($1 < low ? $1 : 4 * GiB + $1 - low))
+}
+
+# domain_xml NAME CELL0_MIB CELL1_MIB SERIAL_LOG
+domain_xml() {
+    cat <<EOF
+<domain type='qemu'>
+  <name>$1</name>
+  <memory unit='MiB'>$(($2 + $3))</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    ${loader:+<loader type='rom'>$loader</loader>}
+    <kernel>$guest/vmlinuz</kernel>
+    <initrd>$guest/initramfs.cpio.gz</initrd>
+    <cmdline>console=ttyS0 quiet panic=-1</cmdline>
+  </os>
+  <features>
+    <acpi/>
+  </features>
+  <cpu>
+    <numa>
+      <cell id='0' cpus='0' memory='$2' unit='MiB'/>
+      <cell id='1' memory='$3' unit='MiB' memmapType='$memmap'/>
+    </numa>
+  </cpu>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>$emulator</emulator>
+    <controller type='usb' model='none'/>
+    <serial type='file'>
+      <source path='$4'/>
+    </serial>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+EOF
+}
+
+# The embedded driver lives inside the virsh process: one virsh must stay
+# up from start to poweroff, or nothing handles the guest's shutdown.  It
+# reads commands on a pipe; "echo TAG" after a command tells when it is done.
+vpid=
+session_open() {    # VIRSH_LOG
+    vlog=$1
+    : > "$vlog"
+    coproc VIRSH { exec "$virsh" -c "qemu:///embed?root=$root" >"$vlog" 2>&1; }
+    vin=${VIRSH[1]}
+    vpid=$VIRSH_PID
+    seq=0
+}
+session_run() {     # COMMAND...
+    seq=$((seq + 1))
+    printf '%s\necho @done%s@\n' "$*" "$seq" >&"$vin"
+    local deadline=$((SECONDS + 60))
+    until grep -q "^@done$seq@" "$vlog"; do
+        kill -0 "$vpid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.1
+    done
+}
+session_close() {
+    printf 'quit\n' >&"$vin"
+    exec {vin}>&-
+    local deadline=$((SECONDS + 10))
+    while kill -0 "$vpid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
+        sleep 0.1
+    done
+    kill "$vpid" 2>/dev/null
+    wait "$vpid" 2>/dev/null
+    vpid=
+}
+# errors: the errors virsh reported, with the lines that continue them
+# (QEMU's own messages), less the "no such domain" of the clean-up commands.
+errors() {
+    awk '/^error: failed to get domain/ {next}
+         /^error:/ {on = 1} /^$|^virsh # / {on = 0} on' "$vlog"
+}
+
+# Interrupted: QEMU, started daemonized, would outlive virsh.
+name=
+interrupted() {
+    [ -z "$vpid" ] || session_close
+    [ -z "$name" ] || [ ! -f "$root/run/qemu/$name.pid" ] ||
+        kill "$(cat "$root/run/qemu/$name.pid")" 2>/dev/null
+    exit 1
+}
+trap interrupted INT TERM
+
+# leftovers NAME: a QEMU of the guest, or a running domain's status file.
+leftovers() {
+    pgrep -af -- "-name guest=$1," || true
+    ls "$root/run/qemu/$1.xml" 2>/dev/null || true
+}
+
+# E820 entries of a serial log as "START LAST CLASS" (decimal); CLASS is
+# ram, soft, reserved or other.  Kernel 7.x names the types "System RAM",
+# "device reserved", "soft reserved"; older ones "usable" and "reserved".
+e820() {
+    tr -d '\r' < "$1" |
+    sed -n 's/^spm-test: BIOS-e820: \[mem 0x\([0-9a-f]*\)-0x\([0-9a-f]*\)\] *\(.*\)$/\1 \2 \3/p' |
+    while read -r s e t; do
+        case $t in
+            'System RAM'|usable) t=ram ;;
+            'soft reserved') t=soft ;;
+            'device reserved'|reserved) t=reserved ;;
+            *) t=other ;;
+        esac
+        echo "$((16#$s)) $((16#$e)) $t"
+    done
+}
+# bytes LOG CLASS START LAST: how many bytes of [START, LAST] E820 entries
+# of CLASS cover (neighbours may be merged with the range or split it).
+bytes() {
+    local n=0 s e t
+    while read -r s e t; do
+        [ "$t" = "$2" ] || continue
+        [ "$s" -ge "$3" ] || s=$3
+        [ "$e" -le "$4" ] || e=$4
+        [ "$s" -gt "$e" ] || n=$((n + e - s + 1))
+    done < <(e820 "$1")
+    echo "$n"
+}
+
+# secs T0 T1: seconds between two $EPOCHREALTIME values, one decimal.
+secs() {
+    local d=$(( (${2/./} - ${1/./}) / 100000 ))
+    echo "$((d / 10)).$((d % 10))"
+}
+
+# verdict LOG START LAST NEED: what is wrong with node 1 at [START, LAST] in
+# the guest's report for cell 1's memmapType; nothing if all is right.
+# NEED: System RAM bytes a normal node must have at least.
+verdict() {
+    local size=$(($3 - $2 + 1))
+    local srat
+    srat="spm-test: ACPI: SRAT: Node 1 PXM 1 [mem $(printf '0x%08x-0x%08x' "$2" "$3")]"
+    case $memmap in
+        normal)
+            [ "$(bytes "$1" ram "$2" "$3")" -ge "$4" ] || echo "not System RAM in E820"
+            [ "$(bytes "$1" soft "$2" "$3")" -eq 0 ] || echo "soft reserved in E820"
+            grep -qF "$srat" "$1" || echo "no '$srat'" ;;
+        spm)
+            [ "$(bytes "$1" soft "$2" "$3")" -eq "$size" ] || echo "not soft reserved in E820"
+            grep -qF "$srat" "$1" || echo "no '$srat'" ;;
+        reserved)
+            [ "$(bytes "$1" reserved "$2" "$3")" -eq "$size" ] || echo "not reserved in E820"
+            ! grep -q 'SRAT: Node 1 PXM 1 \[mem' "$1" || echo "node 1 has SRAT memory affinity" ;;
+    esac
+}
+
+# boot LABEL CELL0_MIB CELL1_MIB: boot the guest, check node 1.
+boot() {
+    name="boot-$firmware-$memmap-$1"
+    local log="$logs/$name.serial" xml="$logs/$name.xml"
+    local c0=$(($2 * MiB)) c1=$(($3 * MiB)) total start last range
+    total=$((c0 + c1))
+    start=$(gpa "$c0" "$total")
+    last=$(gpa $((c0 + c1 - 1)) "$total")
+    range=$(printf '0x%08x-0x%08x' "$start" "$last")
+    local what="$name: node 1 [$range] $memmap"
+    if [ $((last - start + 1)) -ne "$c1" ]; then
+        fail "$what: crosses 4 GiB, not a boot case"
+        return
+    fi
+
+    local state t0 t1 t2 deadline
+    rm -f "$log"
+    domain_xml "$name" "$2" "$3" "$log" > "$xml"
+    session_open "$logs/$name.virsh"
+    session_run destroy "$name"     # leftovers of an interrupted run
+    session_run undefine "$name"
+    session_run define "$xml"
+    t0=$EPOCHREALTIME
+    session_run start "$name"
+    t1=$EPOCHREALTIME
+    if ! grep -q "^Domain '$name' defined" "$vlog"; then
+        state="not defined"
+    elif ! grep -q "^Domain '$name' started" "$vlog"; then
+        state="not started"
+    else
+        # The guest powers itself off after its report; libvirt then ends
+        # QEMU (on_poweroff).
+        deadline=$((SECONDS + timeout))
+        while pgrep -f -- "-name guest=$name," >/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
+            sleep 0.1
+        done
+        if pgrep -f -- "-name guest=$name," >/dev/null; then
+            state="still running after $timeout s"
+        elif tr -d '\r' < "$log" | grep -q '^spm-test: end$'; then
+            state=reported
+        else
+            state="stopped before its report"
+        fi
+    fi
+    t2=$EPOCHREALTIME
+    session_run destroy "$name"     # normally "domain is not running" by now
+    session_run undefine "$name"
+    session_close
+    local left took
+    left=$(leftovers "$name")
+    took="$(secs "$t0" "$t1") s to start, $(secs "$t1" "$t2") s to poweroff"
+
+    if [ "$state" != reported ]; then
+        fail "$what: guest $state" "$(errors)" "serial console: $log"
+        return
+    elif [ -n "$left" ]; then
+        fail "$what: left behind after the session" "$left"
+        return
+    fi
+    # The firmware keeps its own tables at the top of RAM below 4 GiB
+    # (SeaBIOS 128 KiB, OVMF some MiB): an ordinary node there is mostly,
+    # not all, System RAM.
+    local need=$c1 why
+    [ $((last + 1)) -ne "$(lowmem "$total")" ] || need=$((c1 * 7 / 8))
+    why=$(verdict "$log" "$start" "$last" "$need")
+    if [ -z "$why" ]; then
+        ok "$what ($took)"
+    else
+        fail "$what: ${why//$'\n'/; }" "$(tr -d '\r' < "$log" | grep -E 'BIOS-e820|SRAT')"
+    fi
+}
+
+# reject LABEL CELL0_MIB CELL1_MIB REGEX: a guest that QEMU, not libvirt,
+# refuses.  QEMU's error (matching REGEX) must reach the user through
+# virsh, and nothing may stay running.
+reject() {
+    name="reject-$firmware-$memmap-$1"
+    local xml="$logs/$name.xml"
+    domain_xml "$name" "$2" "$3" "$logs/$name.serial" > "$xml"
+    session_open "$logs/$name.virsh"
+    session_run destroy "$name"
+    session_run undefine "$name"
+    session_run define "$xml"
+    session_run start "$name"
+    session_run domstate "$name"
+    session_run destroy "$name"     # should QEMU have accepted it after all
+    session_run undefine "$name"
+    session_close
+    local left
+    left=$(leftovers "$name")
+    if grep -q "^Domain '$name' defined" "$vlog" &&
+       grep -q "^error: Failed to start domain '$name'" "$vlog" &&
+       errors | grep -qE -- "$4" &&
+       grep -qx "shut off" "$vlog" &&
+       [ -z "$left" ]; then
+        ok "$name: QEMU refuses it, through virsh: $(errors | grep -oE -- "$4" | head -1)"
+    else
+        fail "$name: expected QEMU to refuse it with /$4/" "$(errors)" "$left"
+    fi
+}
+
+echo "boot: $("$emulator" --version | head -1), firmware $firmware, cell 1 memmapType='$memmap'"
+boot above4g 2048 1024      # node 1 at [4 GiB, 5 GiB)
+boot below4g 512 256        # node 1 at [512 MiB, 768 MiB)
+# 2 TiB fit neither this host nor TCG's default 40 address bits: QEMU
+# refuses what libvirt lets through.
+reject huge 1024 $((2 << 20)) \
+    "qemu-system-x86_64: (cannot set up guest memory 'ram-node1'|.*phys-bits too low).*"
+# A special node must not cross 4 GiB: [1 GiB, 2 GiB) + [4 GiB, 5 GiB).
+[ "$memmap" = normal ] || reject cross4g 1024 2048 \
+    "qemu-system-x86_64: memmap-type=$memmap of NUMA node 1: .* crosses the end of RAM below 4 GiB.*"
+
+echo "boot: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
