@@ -20,6 +20,11 @@ if [ ! -f "$bld/build.ninja" ]; then
             exit 1
         }
 fi
+# A build directory set up by another meson version (deps.sh installs
+# bookworm-backports' meson) must be reconfigured before "meson test".
+if ! meson introspect --buildoptions "$bld" >/dev/null 2>&1; then
+    meson setup --reconfigure "$bld" "$src" >"$top/build/meson-setup.log" 2>&1
+fi
 ninja -C "$bld" >"$top/build/ninja.log" 2>&1 || {
     grep -E -A5 'error|FAILED' "$top/build/ninja.log" | head -60 >&2
     exit 1

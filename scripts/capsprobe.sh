@@ -17,6 +17,6 @@ ninja -C "$bld" tests/qemucapsprobe >/dev/null
 "$bld/tests/qemucapsprobe" "$qemu" > "$data.replies"
 cd "$bld"
 VIR_TEST_REGENERATE_OUTPUT=1 meson test --no-rebuild qemucapabilitiestest \
-    domaincapstest >/dev/null || true
-meson test --no-rebuild qemucapabilitiestest domaincapstest
+    qemucaps2xmltest domaincapstest >/dev/null || true
+meson test --no-rebuild qemucapabilitiestest qemucaps2xmltest domaincapstest
 git -C "$top/build/libvirt" status --short
