@@ -1,30 +1,72 @@
-#!/bin/sh
-# demo.sh: the example guest on the embedded QEMU driver with the machine's
-# QEMU: what domain capabilities say, what happens to the SPM example, and
-# the round trip + command line of the same guest with an explicit
-# memmapType='normal'.
+#!/bin/bash
+# demo.sh: examples/spm-guest.xml on the embedded QEMU driver of the
+# patched libvirt, for each QEMU the project knows: what domain
+# capabilities offer, the define/dumpxml round trip, the QEMU command line,
+# and a boot (TCG, the project's test kernel + initramfs) that prints what
+# the guest sees of its SPM node.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
-export EMBED="$top/build/embed"
-virsh="$top/scripts/virsh.sh"
+virsh="$top/build/libvirt-build/tools/virsh"
 example="$top/examples/spm-guest.xml"
-normal=$(mktemp)
-trap 'rm -f "$normal"' EXIT
-sed "s/memmapType='spm'/memmapType='normal'/" "$example" > "$normal"
+guest="$top/build/guest"
+. "$top/scripts/virsh-session.sh"
 
-echo "== QEMU: $(/usr/bin/qemu-system-x86_64 --version | head -1)"
-echo "== domcapabilities: accepted <cell memmapType> values"
-"$virsh" domcapabilities --virttype qemu --arch x86_64 --machine q35 |
-    sed -n "/<numa /,/<\/numa>/p"
-echo
-echo "== the example asks for:"
-grep "memmapType" "$example"
-echo "== virsh define $example"
-"$virsh" define "$example" || echo "(refused by libvirt, nothing defined)"
-echo
-echo "== the same guest with memmapType='normal': define + dumpxml"
-"$virsh" define "$normal"
-"$virsh" dumpxml --inactive spm-guest | sed -n '/<numa>/,/<\/numa>/p'
-echo "== its QEMU command line (-numa part)"
-"$virsh" domxml-to-native qemu-argv "$normal" | tr ' ' '\n' | grep -A1 -- '^-numa\|memory-backend' | grep -v '^--$'
-"$virsh" undefine spm-guest >/dev/null
+# the example as it is, then booted: the test guest's kernel, the serial
+# console in a file
+prepare() {     # EMULATOR SERIAL_LOG
+    sed -e "s|<emulator>.*</emulator>|<emulator>$1</emulator>|" "$example" \
+        > "$root/spm-guest.xml"
+    sed -e "s|</os>|  <kernel>$guest/vmlinuz</kernel>\n    <initrd>$guest/initramfs.cpio.gz</initrd>\n    <cmdline>console=ttyS0 quiet panic=-1</cmdline>\n  </os>|" \
+        -e "s|<serial type='pty'/>|<serial type='file'>\n      <source path='$2'/>\n    </serial>|" \
+        -e "/<console type='pty'\/>/d" "$root/spm-guest.xml" > "$root/spm-guest-boot.xml"
+}
+
+demo() {        # NAME LABEL EMULATOR
+    root="$top/build/embed-demo/$1"
+    shift
+    local log="$root/serial.log" v="$virsh -q -c qemu:///embed?root=$root"
+    rm -rf "$root"
+    mkdir -p "$root/etc"
+    echo 'stdio_handler = "file"' > "$root/etc/qemu.conf"
+    prepare "$2" "$log"
+
+    echo "======== $1: $("$2" --version | head -1)"
+    echo "== virsh domcapabilities: <cell memmapType> values this QEMU accepts"
+    $v domcapabilities --emulatorbin "$2" --virttype qemu --arch x86_64 --machine q35 |
+        sed -n "/<enum name='memmapType'>/,/<\/enum>/p"
+    echo "== virsh define examples/spm-guest.xml; virsh dumpxml (NUMA part)"
+    if ! $v define "$root/spm-guest.xml" >/dev/null; then
+        echo "(refused by libvirt, nothing defined)"
+        echo
+        return
+    fi
+    $v dumpxml --inactive spm-guest | sed -n '/<numa>/,/<\/numa>/p'
+    echo "== virsh domxml-to-native qemu-argv (memory and NUMA part)"
+    $v domxml-to-native qemu-argv --domain spm-guest | sed 's/ -/\n-/g' |
+        grep -E -e '^-m ' -e '^-numa ' -e '^-object .*memory-backend' -e '^-device .*sp-mem' |
+        sed 's/^/   /'
+    echo "== virsh start spm-guest (it prints its memory map and powers off)"
+    $v undefine spm-guest >/dev/null
+    session_open "$root/virsh.log"
+    session_run define "$root/spm-guest-boot.xml"
+    session_run start spm-guest
+    local deadline=$((SECONDS + 120))
+    while ! grep -q '^spm-test: end' "$log" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
+        sleep 0.2
+    done
+    sleep 1
+    session_run destroy spm-guest
+    session_run undefine spm-guest
+    session_close
+    # the guest powered itself off: "not running" is what destroy should say
+    errors | grep -v -e "Failed to destroy" -e "domain is not running"
+    echo "   the domain XML asks for:"
+    grep memmapType "$example" | sed 's/^ */      /'
+    echo "   the guest saw:"
+    tr -d '\r' < "$log" | grep -v 'BIOS-e820: \[gap' |
+        sed -n 's/^spm-test: \(BIOS-e820\|ACPI: SRAT\)/      \1/p'
+    echo
+}
+
+demo ref "reference QEMU (-numa memmap-type)" "$top/build/qemu-ref/bin/qemu-system-x86_64"
+demo stock "Debian 12's QEMU (neither mechanism)" /usr/bin/qemu-system-x86_64

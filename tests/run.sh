@@ -1,6 +1,7 @@
 #!/bin/bash
-# Project tests: the patched virsh on the embedded QEMU driver with the
-# machine's real QEMU binary.  Each test asserts what virsh prints or what
+# Project tests: the patched virsh on the embedded QEMU driver with real
+# QEMU binaries: the machine's (Debian 12, neither mechanism) and the
+# reference QEMU (-numa node,memmap-type).  Each test asserts what virsh prints or what
 # stays defined, not only exit codes.  Ends with "N passed, N failed".
 set -u
 
@@ -9,7 +10,7 @@ export EMBED="$top/build/embed-tests"
 virsh="$top/scripts/virsh.sh"
 example="$top/examples/spm-guest.xml"
 work=$(mktemp -d)
-trap 'rm -rf "$work" "$EMBED"' EXIT
+trap 'rm -rf "$work" "$top/build/embed-tests" "$top/build/embed-tests-ref"' EXIT
 rm -rf "$EMBED"
 
 passed=0
@@ -53,7 +54,7 @@ fi
 # 4. An explicit memmapType='normal' round trips and adds nothing to -numa.
 if "$virsh" define "$work/normal.xml" >/dev/null 2>&1 &&
    "$virsh" dumpxml --inactive spm-guest > "$work/dump.xml" 2>&1 &&
-   grep -q "<cell id='1' memory='262144' unit='KiB' memmapType='normal'/>" "$work/dump.xml"; then
+   grep -q "<cell id='1' memory='1048576' unit='KiB' memmapType='normal'/>" "$work/dump.xml"; then
     ok "explicit memmapType='normal' survives define/dumpxml"
 else
     fail "normal round trip" "$(cat "$work/dump.xml" 2>/dev/null)"
@@ -89,6 +90,65 @@ else
 fi
 
 "$virsh" undefine spm-guest >/dev/null 2>&1 || true
+
+# The same on the reference QEMU (-numa node,memmap-type): its own driver
+# root, the example with its <emulator>.
+ref="$top/build/qemu-ref/bin/qemu-system-x86_64"
+export EMBED="$top/build/embed-tests-ref"
+rm -rf "$EMBED"
+sed "s|<emulator>.*</emulator>|<emulator>$ref</emulator>|" "$example" > "$work/ref.xml"
+sed "s/memmapType='spm'/memmapType='reserved'/" "$work/ref.xml" > "$work/ref-reserved.xml"
+sed -e "/<cell id='1'/s/ memmapType='spm'//" \
+    -e "/<cell id='0'/s|/>| memmapType='spm'/>|" "$work/ref.xml" > "$work/ref-first.xml"
+
+# 7. Domain capabilities list all three values.
+enum=$("$virsh" domcapabilities --emulatorbin "$ref" --virttype qemu --arch x86_64 --machine q35 2>&1 |
+       sed -n "/<enum name='memmapType'>/,/<\/enum>/p" | tr -d ' \n')
+if [ "$enum" = "<enumname='memmapType'><value>normal</value><value>spm</value><value>reserved</value></enum>" ]; then
+    ok "domcapabilities reports memmapType normal, spm, reserved for the reference QEMU"
+else
+    fail "reference QEMU domcapabilities memmapType enum" "$enum"
+fi
+
+# 8. The SPM example defines and round trips.
+if "$virsh" define "$work/ref.xml" >/dev/null 2>&1 &&
+   "$virsh" dumpxml --inactive spm-guest > "$work/ref-dump.xml" 2>&1 &&
+   grep -q "<cell id='1' memory='1048576' unit='KiB' memmapType='spm'/>" "$work/ref-dump.xml"; then
+    ok "memmapType='spm' survives define/dumpxml on the reference QEMU"
+else
+    fail "spm round trip on the reference QEMU" "$(cat "$work/ref-dump.xml" 2>/dev/null)"
+fi
+
+# 9. Its command line: memory backends for every cell, memmap-type on cell 1.
+argv=$("$virsh" domxml-to-native qemu-argv --domain spm-guest 2>&1)
+if printf '%s' "$argv" | grep -q -- "-numa node,nodeid=0,cpus=0-1,memdev=ram-node0 " &&
+   printf '%s' "$argv" | grep -q -- "-numa node,nodeid=1,memdev=ram-node1,memmap-type=spm "; then
+    ok "memmapType='spm' becomes -numa node,...,memmap-type=spm"
+else
+    fail "spm command line" "$argv"
+fi
+argv=$("$virsh" domxml-to-native qemu-argv "$work/ref-reserved.xml" 2>&1)
+if printf '%s' "$argv" | grep -q -- "-numa node,nodeid=1,memdev=ram-node1,memmap-type=reserved "; then
+    ok "memmapType='reserved' becomes -numa node,...,memmap-type=reserved"
+else
+    fail "reserved command line" "$argv"
+fi
+
+# 10. A first cell that is not normal RAM: libvirt's error, old definition
+#     untouched.  (Same UUID: a redefinition of the domain.)
+uuid=$(sed -n 's|.*<uuid>\(.*\)</uuid>.*|\1|p' "$work/ref-dump.xml")
+sed -i "s|<name>spm-guest</name>|&<uuid>$uuid</uuid>|" "$work/ref-first.xml"
+out=$("$virsh" define "$work/ref-first.xml" 2>&1) && rc=0 || rc=$?
+"$virsh" dumpxml --inactive spm-guest > "$work/ref-after.xml" 2>&1
+if [ "$rc" -ne 0 ] &&
+   printf '%s' "$out" | grep -q "NUMA cell 0 with memmapType='spm' would hold the guest's low memory, which must be normal RAM" &&
+   cmp -s "$work/ref-dump.xml" "$work/ref-after.xml"; then
+    ok "memmapType='spm' on cell 0 is refused by libvirt, old definition intact"
+else
+    fail "first cell spm" "rc=$rc" "$out"
+fi
+"$virsh" undefine spm-guest >/dev/null 2>&1 || true
+rm -rf "$EMBED"
 
 echo "project: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
