@@ -1,9 +1,10 @@
 #!/bin/bash
 # demo.sh: examples/spm-guest.xml on the embedded QEMU driver of the
-# patched libvirt, for each QEMU the project knows: what domain
-# capabilities offer, the define/dumpxml round trip, the QEMU command line,
-# and a boot (TCG, the project's test kernel + initramfs) that prints what
-# the guest sees of its SPM node.
+# patched libvirt, for each QEMU the project knows (the reference QEMU with
+# -numa memmap-type, Debian's QEMU 11.1 with sp-mem, Debian 12's with
+# neither): what domain capabilities offer, the define/dumpxml round trip,
+# the QEMU command line, and a boot (TCG, the project's test kernel +
+# initramfs) that prints what the guest sees of its SPM node.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 virsh="$top/build/libvirt-build/tools/virsh"
@@ -13,24 +14,26 @@ guest="$top/build/guest"
 
 # the example as it is, then booted: the test guest's kernel, the serial
 # console in a file
-prepare() {     # EMULATOR SERIAL_LOG
+prepare() {     # EMULATOR SERIAL_LOG [FIRMWARE]
+    local loader=
+    [ -z "${3:-}" ] || loader="<loader type='rom'>$3</loader>\n    "
     sed -e "s|<emulator>.*</emulator>|<emulator>$1</emulator>|" "$example" \
         > "$root/spm-guest.xml"
-    sed -e "s|</os>|  <kernel>$guest/vmlinuz</kernel>\n    <initrd>$guest/initramfs.cpio.gz</initrd>\n    <cmdline>console=ttyS0 quiet panic=-1</cmdline>\n  </os>|" \
+    sed -e "s|</os>|  $loader<kernel>$guest/vmlinuz</kernel>\n    <initrd>$guest/initramfs.cpio.gz</initrd>\n    <cmdline>console=ttyS0 quiet panic=-1</cmdline>\n  </os>|" \
         -e "s|<serial type='pty'/>|<serial type='file'>\n      <source path='$2'/>\n    </serial>|" \
         -e "/<console type='pty'\/>/d" "$root/spm-guest.xml" > "$root/spm-guest-boot.xml"
 }
 
-demo() {        # NAME LABEL EMULATOR
+demo() {        # NAME LABEL EMULATOR [FIRMWARE]
     root="$top/build/embed-demo/$1"
     shift
     local log="$root/serial.log" v="$virsh -q -c qemu:///embed?root=$root"
     rm -rf "$root"
     mkdir -p "$root/etc"
     echo 'stdio_handler = "file"' > "$root/etc/qemu.conf"
-    prepare "$2" "$log"
+    prepare "$2" "$log" "${3:-}"
 
-    echo "======== $1: $("$2" --version | head -1)"
+    echo "======== $1: $("$2" --version | head -1)${3:+, firmware ${3##*/}}"
     echo "== virsh domcapabilities: <cell memmapType> values this QEMU accepts"
     $v domcapabilities --emulatorbin "$2" --virttype qemu --arch x86_64 --machine q35 |
         sed -n "/<enum name='memmapType'>/,/<\/enum>/p"
@@ -62,11 +65,12 @@ demo() {        # NAME LABEL EMULATOR
     errors | grep -v -e "Failed to destroy" -e "domain is not running"
     echo "   the domain XML asks for:"
     grep memmapType "$example" | sed 's/^ */      /'
-    echo "   the guest saw:"
-    tr -d '\r' < "$log" | grep -v 'BIOS-e820: \[gap' |
+    echo "   the guest saw (E820 entries from 4 GiB on, SRAT memory affinity):"
+    tr -d '\r' < "$log" | grep -v -e 'BIOS-e820: \[gap' -e 'BIOS-e820: \[mem 0x00000000' |
         sed -n 's/^spm-test: \(BIOS-e820\|ACPI: SRAT\)/      \1/p'
     echo
 }
 
 demo ref "reference QEMU (-numa memmap-type)" "$top/build/qemu-ref/bin/qemu-system-x86_64"
+demo sid "Debian's QEMU 11.1 (-device sp-mem)" "$top/scripts/qemu-sid" "$guest/OVMF.fd"
 demo stock "Debian 12's QEMU (neither mechanism)" /usr/bin/qemu-system-x86_64

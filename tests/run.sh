@@ -1,7 +1,7 @@
 #!/bin/bash
 # Project tests: the patched virsh on the embedded QEMU driver with real
-# QEMU binaries: the machine's (Debian 12, neither mechanism) and the
-# reference QEMU (-numa node,memmap-type).  Each test asserts what virsh prints or what
+# QEMU binaries: the machine's (Debian 12, neither mechanism), the
+# reference QEMU (-numa node,memmap-type) and Debian's QEMU 11.1 (sp-mem).  Each test asserts what virsh prints or what
 # stays defined, not only exit codes.  Ends with "N passed, N failed".
 set -u
 
@@ -10,7 +10,7 @@ export EMBED="$top/build/embed-tests"
 virsh="$top/scripts/virsh.sh"
 example="$top/examples/spm-guest.xml"
 work=$(mktemp -d)
-trap 'rm -rf "$work" "$top/build/embed-tests" "$top/build/embed-tests-ref"' EXIT
+trap 'rm -rf "$work" "$top/build/embed-tests"*' EXIT
 rm -rf "$EMBED"
 
 passed=0
@@ -148,6 +148,78 @@ else
     fail "first cell spm" "rc=$rc" "$out"
 fi
 "$virsh" undefine spm-guest >/dev/null 2>&1 || true
+rm -rf "$EMBED"
+
+# Debian's QEMU 11.1 (-device sp-mem, run from the sid root).
+sid="$top/scripts/qemu-sid"
+export EMBED="$top/build/embed-tests-sid"
+rm -rf "$EMBED"
+mkdir -p "$EMBED/etc"
+echo 'stdio_handler = "file"' > "$EMBED/etc/qemu.conf"     # no virtlogd here
+sed "s|<emulator>.*</emulator>|<emulator>$sid</emulator>|" "$example" > "$work/sid.xml"
+sed "s/memmapType='spm'/memmapType='reserved'/" "$work/sid.xml" > "$work/sid-reserved.xml"
+
+# 11. Domain capabilities list normal and spm, not reserved.
+enum=$("$virsh" domcapabilities --emulatorbin "$sid" --virttype qemu --arch x86_64 --machine q35 2>&1 |
+       sed -n "/<enum name='memmapType'>/,/<\/enum>/p" | tr -d ' \n')
+if [ "$enum" = "<enumname='memmapType'><value>normal</value><value>spm</value></enum>" ]; then
+    ok "domcapabilities reports memmapType normal, spm for QEMU 11.1"
+else
+    fail "QEMU 11.1 domcapabilities memmapType enum" "$enum"
+fi
+
+# 12. The same example XML becomes an sp-mem device; -m holds cell 0 only.
+argv=$("$virsh" domxml-to-native qemu-argv "$work/sid.xml" 2>&1)
+if printf '%s' "$argv" | grep -q -- "-m size=2097152k,maxmem=3145728k " &&
+   printf '%s' "$argv" | grep -q -- "-numa node,nodeid=1 " &&
+   printf '%s' "$argv" | grep -qF -- "-device '{\"driver\":\"sp-mem\",\"id\":\"spm-node1\",\"memdev\":\"ram-node1\",\"node\":1}'"; then
+    ok "memmapType='spm' becomes -device sp-mem on QEMU 11.1"
+else
+    fail "QEMU 11.1 command line" "$argv"
+fi
+
+# 13. 'reserved' has no sp-mem equivalent: libvirt's error, nothing defined.
+out=$("$virsh" define "$work/sid-reserved.xml" 2>&1) && rc=0 || rc=$?
+if [ "$rc" -ne 0 ] &&
+   printf '%s' "$out" | grep -q "memmapType='reserved' of NUMA cell 1 is not supported by this QEMU binary" &&
+   ! "$virsh" dominfo spm-guest >/dev/null 2>&1; then
+    ok "memmapType='reserved' is refused on QEMU 11.1"
+else
+    fail "reserved on QEMU 11.1" "rc=$rc" "$out"
+fi
+
+# 14. A running guest with an sp-mem cell: its memory is what the XML says,
+#     and save (QEMU would drop the SPM contents) is refused by libvirt with
+#     the guest left running.  One virsh for the guest's life: the embedded
+#     driver lives in it.
+virsh="$top/build/libvirt-build/tools/virsh"
+root=$EMBED
+. "$top/scripts/virsh-session.sh"
+"$top/scripts/guest-assets.sh" >/dev/null
+sed -e "s|</os>|  <kernel>$top/build/guest/vmlinuz</kernel>\n    <initrd>$top/build/guest/initramfs.cpio.gz</initrd>\n    <cmdline>console=ttyS0 quiet</cmdline>\n  </os>|" \
+    -e "s|<serial type='pty'/>|<serial type='file'><source path='$work/sid.serial'/></serial>|" \
+    -e "/<console type='pty'\/>/d" "$work/sid.xml" > "$work/sid-boot.xml"
+session_open "$work/sid-virsh.log"
+session_run define "$work/sid-boot.xml"
+session_run start --paused spm-guest
+session_run dominfo spm-guest
+session_run save spm-guest "$work/sid.save"
+session_run domstate spm-guest
+session_run destroy spm-guest
+session_run undefine spm-guest
+session_close
+if grep -q "^error: Failed to save domain 'spm-guest'" "$vlog" &&
+   grep -q "cannot migrate domain: the memory of NUMA cell 1 with memmapType='spm' is an sp-mem device, which QEMU cannot migrate" "$vlog" &&
+   grep -qx "paused" "$vlog" && [ ! -e "$work/sid.save" ]; then
+    ok "save of a running guest with an sp-mem cell is refused, guest still there"
+else
+    fail "save with sp-mem" "$(cat "$vlog")"
+fi
+if grep -Eq "^Max memory: +3145728 KiB" "$vlog" && grep -Eq "^Used memory: +3145728 KiB" "$vlog"; then
+    ok "dominfo of the running guest: 3 GiB, as the XML says"
+else
+    fail "dominfo with sp-mem" "$(grep memory "$vlog")"
+fi
 rm -rf "$EMBED"
 
 echo "project: $passed passed, $failed failed"
