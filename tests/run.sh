@@ -18,19 +18,29 @@ failed=0
 ok()   { passed=$((passed + 1)); echo "PASS: $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL: $1"; shift; printf '    %s\n' "$@"; }
 
+# check_memmap_enum EMULATOR LABEL VALUE...: domain capabilities of
+# EMULATOR list exactly VALUE... as <cell memmapType> values.
+check_memmap_enum() {
+    local emulator=$1 label=$2 got want
+    shift 2
+    got=$("$virsh" domcapabilities --emulatorbin "$emulator" --virttype qemu \
+              --arch x86_64 --machine q35 2>&1 |
+          sed -n "/<enum name='memmapType'>/,/<\/enum>/s/.*<value>\(.*\)<\/value>.*/\1/p" |
+          tr '\n' ' ')
+    want="$* "
+    if [ "$got" = "$want" ]; then
+        ok "domcapabilities reports memmapType $* for $label"
+    else
+        fail "domcapabilities memmapType enum of $label: got '$got', want '$want'"
+    fi
+}
+
 # The example with cell 1 turned into ordinary RAM, written explicitly.
 sed "s/memmapType='spm'/memmapType='normal'/" "$example" > "$work/normal.xml"
 sed "s/memmapType='spm'/memmapType='hbm'/" "$example" > "$work/bogus.xml"
 
 # 1. QEMU without -numa memmap-type: domain capabilities list only 'normal'.
-caps=$("$virsh" domcapabilities --virttype qemu --arch x86_64 --machine q35 2>&1)
-enum=$(printf '%s\n' "$caps" | sed -n "/<enum name='memmapType'>/,/<\/enum>/p")
-if printf '%s' "$enum" | grep -q "<value>normal</value>" &&
-   ! printf '%s' "$enum" | grep -q "<value>spm</value>"; then
-    ok "domcapabilities reports memmapType normal only for $(/usr/bin/qemu-system-x86_64 --version | head -1)"
-else
-    fail "domcapabilities memmapType enum" "$enum"
-fi
+check_memmap_enum /usr/bin/qemu-system-x86_64 "$(/usr/bin/qemu-system-x86_64 --version | head -1)" normal
 
 # 2. Defining the SPM example on that QEMU fails with libvirt's error and
 #    defines nothing.
@@ -102,13 +112,7 @@ sed -e "/<cell id='1'/s/ memmapType='spm'//" \
     -e "/<cell id='0'/s|/>| memmapType='spm'/>|" "$work/ref.xml" > "$work/ref-first.xml"
 
 # 7. Domain capabilities list all three values.
-enum=$("$virsh" domcapabilities --emulatorbin "$ref" --virttype qemu --arch x86_64 --machine q35 2>&1 |
-       sed -n "/<enum name='memmapType'>/,/<\/enum>/p" | tr -d ' \n')
-if [ "$enum" = "<enumname='memmapType'><value>normal</value><value>spm</value><value>reserved</value></enum>" ]; then
-    ok "domcapabilities reports memmapType normal, spm, reserved for the reference QEMU"
-else
-    fail "reference QEMU domcapabilities memmapType enum" "$enum"
-fi
+check_memmap_enum "$ref" "the reference QEMU" normal spm reserved
 
 # 8. The SPM example defines and round trips.
 if "$virsh" define "$work/ref.xml" >/dev/null 2>&1 &&
@@ -160,13 +164,7 @@ sed "s|<emulator>.*</emulator>|<emulator>$sid</emulator>|" "$example" > "$work/s
 sed "s/memmapType='spm'/memmapType='reserved'/" "$work/sid.xml" > "$work/sid-reserved.xml"
 
 # 11. Domain capabilities list normal and spm, not reserved.
-enum=$("$virsh" domcapabilities --emulatorbin "$sid" --virttype qemu --arch x86_64 --machine q35 2>&1 |
-       sed -n "/<enum name='memmapType'>/,/<\/enum>/p" | tr -d ' \n')
-if [ "$enum" = "<enumname='memmapType'><value>normal</value><value>spm</value></enum>" ]; then
-    ok "domcapabilities reports memmapType normal, spm for QEMU 11.1"
-else
-    fail "QEMU 11.1 domcapabilities memmapType enum" "$enum"
-fi
+check_memmap_enum "$sid" "QEMU 11.1" normal spm
 
 # 12. The same example XML becomes an sp-mem device; -m holds cell 0 only.
 argv=$("$virsh" domxml-to-native qemu-argv "$work/sid.xml" 2>&1)
