@@ -18,6 +18,20 @@ failed=0
 ok()   { passed=$((passed + 1)); echo "PASS: $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL: $1"; shift; printf '    %s\n' "$@"; }
 
+# check_redefine_refused XML BEFORE MESSAGE LABEL: defining XML over the
+# existing spm-guest fails with MESSAGE, and the definition stays BEFORE.
+check_redefine_refused() {
+    local out rc=0
+    out=$("$virsh" define "$1" 2>&1) || rc=$?
+    "$virsh" dumpxml --inactive spm-guest > "$work/after.xml" 2>&1
+    if [ "$rc" -ne 0 ] && printf '%s' "$out" | grep -qF -- "$3" &&
+       cmp -s "$2" "$work/after.xml"; then
+        ok "$4"
+    else
+        fail "$4" "rc=$rc" "$out" "$(diff "$2" "$work/after.xml")"
+    fi
+}
+
 # check_memmap_enum EMULATOR LABEL VALUE...: domain capabilities of
 # EMULATOR list exactly VALUE... as <cell memmapType> values.
 check_memmap_enum() {
@@ -79,25 +93,14 @@ fi
 
 # 5. Redefining with an invalid value fails with the XML error and leaves the
 #    existing definition untouched.
-cp "$work/dump.xml" "$work/before.xml"
-out=$("$virsh" define "$work/bogus.xml" 2>&1) && rc=0 || rc=$?
-"$virsh" dumpxml --inactive spm-guest > "$work/after.xml" 2>&1
-if [ "$rc" -ne 0 ] &&
-   printf '%s' "$out" | grep -q "Invalid value for attribute 'memmapType' in element 'cell': 'hbm'" &&
-   cmp -s "$work/before.xml" "$work/after.xml"; then
-    ok "invalid memmapType over an existing domain: clear error, old definition intact"
-else
-    fail "invalid redefine" "rc=$rc" "$out" "$(diff "$work/before.xml" "$work/after.xml")"
-fi
+check_redefine_refused "$work/bogus.xml" "$work/dump.xml" \
+    "Invalid value for attribute 'memmapType' in element 'cell': 'hbm'" \
+    "invalid memmapType over an existing domain: clear error, old definition intact"
 
 # 6. Same for a redefinition that only this QEMU cannot do.
-out=$("$virsh" define "$example" 2>&1) && rc=0 || rc=$?
-"$virsh" dumpxml --inactive spm-guest > "$work/after.xml" 2>&1
-if [ "$rc" -ne 0 ] && cmp -s "$work/before.xml" "$work/after.xml"; then
-    ok "unsupported memmapType over an existing domain: old definition intact"
-else
-    fail "unsupported redefine" "rc=$rc" "$out"
-fi
+check_redefine_refused "$example" "$work/dump.xml" \
+    "memmapType='spm' of NUMA cell 1 is not supported by this QEMU binary" \
+    "unsupported memmapType over an existing domain: clear error, old definition intact"
 
 "$virsh" undefine spm-guest >/dev/null 2>&1 || true
 
@@ -142,15 +145,9 @@ fi
 #     untouched.  (Same UUID: a redefinition of the domain.)
 uuid=$(sed -n 's|.*<uuid>\(.*\)</uuid>.*|\1|p' "$work/ref-dump.xml")
 sed -i "s|<name>spm-guest</name>|&<uuid>$uuid</uuid>|" "$work/ref-first.xml"
-out=$("$virsh" define "$work/ref-first.xml" 2>&1) && rc=0 || rc=$?
-"$virsh" dumpxml --inactive spm-guest > "$work/ref-after.xml" 2>&1
-if [ "$rc" -ne 0 ] &&
-   printf '%s' "$out" | grep -q "NUMA cell 0 with memmapType='spm' would hold the guest's low memory, which must be normal RAM" &&
-   cmp -s "$work/ref-dump.xml" "$work/ref-after.xml"; then
-    ok "memmapType='spm' on cell 0 is refused by libvirt, old definition intact"
-else
-    fail "first cell spm" "rc=$rc" "$out"
-fi
+check_redefine_refused "$work/ref-first.xml" "$work/ref-dump.xml" \
+    "NUMA cell 0 with memmapType='spm' would hold the guest's low memory, which must be normal RAM" \
+    "memmapType='spm' on cell 0 is refused by libvirt, old definition intact"
 "$virsh" undefine spm-guest >/dev/null 2>&1 || true
 rm -rf "$EMBED"
 
