@@ -18,6 +18,19 @@ failed=0
 ok()   { passed=$((passed + 1)); echo "PASS: $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL: $1"; shift; printf '    %s\n' "$@"; }
 
+# check_define_refused XML MESSAGE LABEL: defining XML (no spm-guest
+# defined yet) fails with MESSAGE and defines nothing.
+check_define_refused() {
+    local out rc=0
+    out=$("$virsh" define "$1" 2>&1) || rc=$?
+    if [ "$rc" -ne 0 ] && printf '%s' "$out" | grep -qF -- "$2" &&
+       ! "$virsh" dominfo spm-guest >/dev/null 2>&1; then
+        ok "$3"
+    else
+        fail "$3" "rc=$rc" "$out"
+    fi
+}
+
 # check_redefine_refused XML BEFORE MESSAGE LABEL: defining XML over the
 # existing spm-guest fails with MESSAGE, and the definition stays BEFORE.
 check_redefine_refused() {
@@ -58,14 +71,9 @@ check_memmap_enum /usr/bin/qemu-system-x86_64 "$(/usr/bin/qemu-system-x86_64 --v
 
 # 2. Defining the SPM example on that QEMU fails with libvirt's error and
 #    defines nothing.
-out=$("$virsh" define "$example" 2>&1) && rc=0 || rc=$?
-if [ "$rc" -ne 0 ] &&
-   printf '%s' "$out" | grep -q "memmapType='spm' of NUMA cell 1 is not supported by this QEMU binary" &&
-   ! "$virsh" dominfo spm-guest >/dev/null 2>&1; then
-    ok "define of memmapType='spm' is refused on a QEMU without support"
-else
-    fail "define of spm example on stock QEMU" "rc=$rc" "$out"
-fi
+check_define_refused "$example" \
+    "memmapType='spm' of NUMA cell 1 is not supported by this QEMU binary" \
+    "define of memmapType='spm' is refused on a QEMU without support"
 
 # 3. The translation is refused the same way.
 out=$("$virsh" domxml-to-native qemu-argv "$example" 2>&1) && rc=0 || rc=$?
@@ -174,14 +182,9 @@ else
 fi
 
 # 13. 'reserved' has no sp-mem equivalent: libvirt's error, nothing defined.
-out=$("$virsh" define "$work/sid-reserved.xml" 2>&1) && rc=0 || rc=$?
-if [ "$rc" -ne 0 ] &&
-   printf '%s' "$out" | grep -q "memmapType='reserved' of NUMA cell 1 is not supported by this QEMU binary" &&
-   ! "$virsh" dominfo spm-guest >/dev/null 2>&1; then
-    ok "memmapType='reserved' is refused on QEMU 11.1"
-else
-    fail "reserved on QEMU 11.1" "rc=$rc" "$out"
-fi
+check_define_refused "$work/sid-reserved.xml" \
+    "memmapType='reserved' of NUMA cell 1 is not supported by this QEMU binary" \
+    "memmapType='reserved' is refused on QEMU 11.1"
 
 # 14. A running guest with an sp-mem cell: its memory is what the XML says,
 #     and save (QEMU would drop the SPM contents) is refused by libvirt with
