@@ -17,9 +17,18 @@ export_tree() {
     }
     mkdir -p "$out"
     rm -f "$out"/[0-9][0-9][0-9][0-9]-*.patch
-    git -C "$tree" format-patch -q --no-signature --zero-commit --no-numbered \
-        -o "$out" base..HEAD
-    (cd "$out" && ls [0-9][0-9][0-9][0-9]-*.patch 2>/dev/null || true) > "$out/series"
+    # A series with a cover letter (NAME/cover-letter.txt: subject line,
+    # blank line, body) is exported as a numbered posting, 0000 included;
+    # "series" lists the patches only.
+    if [ -f "$top/$1/cover-letter.txt" ]; then
+        git -C "$tree" -c branch.master.description="$(cat "$top/$1/cover-letter.txt")" \
+            format-patch -q --no-signature --zero-commit --numbered \
+            --cover-letter --cover-from-description=subject -o "$out" base..HEAD
+    else
+        git -C "$tree" format-patch -q --no-signature --zero-commit --no-numbered \
+            -o "$out" base..HEAD
+    fi
+    (cd "$out" && ls [0-9][0-9][0-9][0-9]-*.patch 2>/dev/null | grep -v '^0000-cover-letter' || true) > "$out/series"
     echo "$(series_hash "$1") $(git -C "$tree" rev-parse HEAD)" > "$top/build/$1.stamp"
     echo "patches: $(wc -l < "$out/series") patches in ${out#$top/}/"
 }

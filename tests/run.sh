@@ -156,6 +156,31 @@ sed -i "s|<name>spm-guest</name>|&<uuid>$uuid</uuid>|" "$work/ref-first.xml"
 check_redefine_refused "$work/ref-first.xml" "$work/ref-dump.xml" \
     "NUMA cell 0 with memmapType='spm' would hold the guest's low memory, which must be normal RAM" \
     "memmapType='spm' on cell 0 is refused by libvirt, old definition intact"
+# 11. No memory device may add ordinary RAM to an SPM node: attaching a DIMM
+#     to cell 1 is refused, the definition stays as it was.
+sed "s|<memory unit='GiB'>3</memory>|<maxMemory slots='2' unit='GiB'>8</maxMemory>\n  &|" \
+    "$work/ref.xml" > "$work/ref-hotplug.xml"
+cat > "$work/dimm.xml" <<'EOT'
+<memory model='dimm'>
+  <target>
+    <size unit='GiB'>1</size>
+    <node>1</node>
+  </target>
+</memory>
+EOT
+"$virsh" undefine spm-guest >/dev/null 2>&1 || true
+"$virsh" define "$work/ref-hotplug.xml" >/dev/null 2>&1
+"$virsh" dumpxml --inactive spm-guest > "$work/hotplug-before.xml" 2>&1
+out=$("$virsh" attach-device spm-guest "$work/dimm.xml" --config 2>&1) && rc=0 || rc=$?
+"$virsh" dumpxml --inactive spm-guest > "$work/hotplug-after.xml" 2>&1
+if [ "$rc" -ne 0 ] &&
+   printf '%s' "$out" | grep -qF "memory device can't target guest node '1' with memmapType='spm'" &&
+   grep -q "<cell id='1'" "$work/hotplug-before.xml" &&
+   cmp -s "$work/hotplug-before.xml" "$work/hotplug-after.xml"; then
+    ok "a DIMM on the SPM node is refused, definition unchanged"
+else
+    fail "DIMM on the SPM node" "rc=$rc" "$out" "$(diff "$work/hotplug-before.xml" "$work/hotplug-after.xml")"
+fi
 "$virsh" undefine spm-guest >/dev/null 2>&1 || true
 rm -rf "$EMBED"
 
@@ -168,10 +193,10 @@ echo 'stdio_handler = "file"' > "$EMBED/etc/qemu.conf"     # no virtlogd here
 sed "s|<emulator>.*</emulator>|<emulator>$sid</emulator>|" "$example" > "$work/sid.xml"
 sed "s/memmapType='spm'/memmapType='reserved'/" "$work/sid.xml" > "$work/sid-reserved.xml"
 
-# 11. Domain capabilities list normal and spm, not reserved.
+# 12. Domain capabilities list normal and spm, not reserved.
 check_memmap_enum "$sid" "QEMU 11.1" normal spm
 
-# 12. The same example XML becomes an sp-mem device; -m holds cell 0 only.
+# 13. The same example XML becomes an sp-mem device; -m holds cell 0 only.
 argv=$("$virsh" domxml-to-native qemu-argv "$work/sid.xml" 2>&1)
 if printf '%s' "$argv" | grep -q -- "-m size=2097152k,maxmem=3145728k " &&
    printf '%s' "$argv" | grep -q -- "-numa node,nodeid=1 " &&
@@ -181,12 +206,12 @@ else
     fail "QEMU 11.1 command line" "$argv"
 fi
 
-# 13. 'reserved' has no sp-mem equivalent: libvirt's error, nothing defined.
+# 14. 'reserved' has no sp-mem equivalent: libvirt's error, nothing defined.
 check_define_refused "$work/sid-reserved.xml" \
     "memmapType='reserved' of NUMA cell 1 is not supported by this QEMU binary" \
     "memmapType='reserved' is refused on QEMU 11.1"
 
-# 14. A running guest with an sp-mem cell: its memory is what the XML says,
+# 15. A running guest with an sp-mem cell: its memory is what the XML says,
 #     and save (QEMU would drop the SPM contents) is refused by libvirt with
 #     the guest left running.  One virsh for the guest's life: the embedded
 #     driver lives in it.
@@ -217,6 +242,69 @@ if grep -Eq "^Max memory: +3145728 KiB" "$vlog" && grep -Eq "^Used memory: +3145
     ok "dominfo of the running guest: 3 GiB, as the XML says"
 else
     fail "dominfo with sp-mem" "$(grep memory "$vlog")"
+fi
+
+# 16. A cell size QEMU cannot map as sp-mem (1025 MiB) is rounded up to 2 MiB
+#     when the guest starts, as libvirt does for memory modules: the live XML
+#     shows it, the persistent definition keeps what the user wrote.
+sed -e "s|<memory unit='GiB'>3</memory>|<memory unit='MiB'>3073</memory>|" \
+    -e "s|<cell id='1' memory='1' unit='GiB'|<cell id='1' memory='1025' unit='MiB'|" \
+    "$work/sid-boot.xml" > "$work/sid-unaligned.xml"
+session_open "$work/sid-unaligned.log"
+session_run define "$work/sid-unaligned.xml"
+session_run start --paused spm-guest
+session_run dumpxml spm-guest
+session_run dumpxml --inactive spm-guest
+session_run destroy spm-guest
+session_run undefine spm-guest
+session_close
+if [ "$(grep -c "<cell id='1' memory='1050624' unit='KiB' memmapType='spm'/>" "$vlog")" = 1 ] &&
+   [ "$(grep -c "<cell id='1' memory='1049600' unit='KiB' memmapType='spm'/>" "$vlog")" = 1 ] &&
+   [ -z "$(errors)" ]; then
+    ok "an sp-mem cell of 1025 MiB runs as 1026 MiB, the definition keeps 1025 MiB"
+else
+    fail "unaligned sp-mem cell" "$(cat "$vlog")"
+fi
+rm -rf "$EMBED"
+
+# 17. One XML, one guest ABI: a guest saved on the reference QEMU (the cell's
+#     RAM retyped in place) is not restored by a QEMU that would use sp-mem
+#     (other guest addresses); the image is left as it was and restores on
+#     the reference QEMU.
+export EMBED="$top/build/embed-tests-restore"
+root=$EMBED
+rm -rf "$EMBED"
+mkdir -p "$EMBED/etc"
+echo 'stdio_handler = "file"' > "$EMBED/etc/qemu.conf"
+sed "s|<emulator>.*</emulator>|<emulator>$ref</emulator>|" "$work/sid-boot.xml" > "$work/ref-boot.xml"
+session_open "$work/restore.log"
+session_run define "$work/ref-boot.xml"
+session_run start --paused spm-guest
+session_run save spm-guest "$work/ref.save"
+session_run save-image-dumpxml "$work/ref.save"
+session_close
+sed -n '/^<domain/,/^<\/domain>/p' "$vlog" |
+    sed "s|<emulator>.*</emulator>|<emulator>$sid</emulator>|" > "$work/ref-save-on-sid.xml"
+sum_before=$(sha256sum < "$work/ref.save")
+session_open "$work/restore2.log"
+session_run restore "$work/ref.save" --xml "$work/ref-save-on-sid.xml"
+session_run domstate spm-guest
+session_close
+log2=$vlog
+session_open "$work/restore3.log"
+session_run restore "$work/ref.save"
+session_run domstate spm-guest
+session_run destroy spm-guest
+session_run undefine spm-guest
+session_close
+if [ -s "$work/ref.save" ] && grep -q "<emulator>$sid</emulator>" "$work/ref-save-on-sid.xml" &&
+   grep -qF "cannot load the saved or migrated state of NUMA cell 1 with memmapType='spm'" "$log2" &&
+   grep -qx "shut off" "$log2" &&
+   [ "$(sha256sum < "$work/ref.save")" = "$sum_before" ] &&
+   grep -q "^Domain restored from" "$vlog" && grep -qx "paused" "$vlog"; then
+    ok "a guest saved on the reference QEMU is not restored on QEMU 11.1 (sp-mem); image intact, restores on the reference QEMU"
+else
+    fail "cross-QEMU restore" "$(cat "$log2")" "$(cat "$vlog")"
 fi
 rm -rf "$EMBED"
 
