@@ -22,7 +22,19 @@ run() {
     shift
     log="$top/build/qtest-$t.log"
     r=0
-    (cd "$bld" && "tests/qtest/$t" --tap -k "$@") >"$log" 2>&1 || r=$?
+    # TCG only: the qtests use KVM when /dev/kvm is readable and writable,
+    # and under this machine's nested KVM bios-tables-test's FACP differs
+    # from the expected blob.  In a private mount namespace (nothing changes
+    # on the host) /dev/kvm becomes an empty file on a read-only bind mount,
+    # which fails access(W_OK) even for root.
+    (cd "$bld" && if [ -e /dev/kvm ]; then
+         : > "$top/build/no-kvm"
+         unshare -m sh -c 'mount --bind "$0" /dev/kvm &&
+                           mount -o remount,bind,ro /dev/kvm && exec "$@"' \
+             "$top/build/no-kvm" "tests/qtest/$t" --tap -k "$@"
+     else
+         "tests/qtest/$t" --tap -k "$@"
+     fi) >"$log" 2>&1 || r=$?
     pass=$(grep -c '^ok ' "$log" || true)
     skip=$(grep -c '^ok .*# SKIP' "$log" || true)
     fail=$(grep -c -e '^not ok ' -e '^Bail out!' "$log" || true)

@@ -1,6 +1,7 @@
 #!/bin/bash
 # boot-all.sh: the guest boot matrix of "make check": tests/boot.sh for
-# every QEMU, firmware and memmapType the project supports.  Ends with
+# every QEMU, firmware and memmapType the project supports, and the SPM
+# layouts other than "one SPM node, last" (boot.sh ... layouts).  Ends with
 # "boot-all: N passed, N failed" over all of them.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,14 +23,14 @@ run() {
 # the reference QEMU (-numa node,memmap-type): its default SeaBIOS is the
 # project's (scripts/qemu-build.sh)
 for fw in seabios ovmf; do
-    for type in normal spm reserved; do
+    for type in normal spm reserved layouts; do
         run "$ref" "$fw" "$type"
     done
 done
 # Debian's QEMU 11.1 (-device sp-mem, no 'reserved'): its own SeaBIOS drops
 # soft reserved E820 entries, hence the project's as <loader>
 for fw in seabios-patched ovmf; do
-    for type in normal spm; do
+    for type in normal spm layouts; do
         run "$top/scripts/qemu-sid" "$fw" "$type"
     done
 done

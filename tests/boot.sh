@@ -7,7 +7,10 @@
 #   FIRMWARE  seabios          the emulator's own SeaBIOS (no <loader>)
 #             seabios-patched  build/firmware/bios-256k.bin (scripts/seabios-build.sh)
 #             ovmf             build/guest/OVMF.fd as a ROM (-bios)
-#   MEMMAP    memmapType of cell 1: normal (default), spm or reserved
+#   MEMMAP    memmapType of cell 1: normal (default), spm or reserved;
+#             or "layouts": the SPM layouts other than "one SPM node, last"
+#             (an SPM node between normal ones, two SPM nodes, SPM nodes
+#             before a normal last node with <maxMemory>, i440fx)
 #
 # Each guest is q35 under TCG with ACPI and boots build/guest/vmlinuz with
 # an initramfs (scripts/guest-assets.sh) whose /init prints the firmware's
@@ -33,7 +36,7 @@ case $firmware in
     *) echo "boot: unknown firmware '$firmware'" >&2; exit 2 ;;
 esac
 case $memmap in
-    normal|spm|reserved) ;;
+    normal|spm|reserved|layouts) ;;
     *) echo "boot: unknown memmapType '$memmap'" >&2; exit 2 ;;
 esac
 [ -x "$emulator" ] || { echo "boot: no emulator $emulator" >&2; exit 2; }
@@ -91,15 +94,21 @@ mechanism() {   # DOMAIN_XML
     esac
 }
 
-# domain_xml NAME CELL0_MIB CELL1_MIB SERIAL_LOG
+# domain_xml NAME CELL0_MIB CELL1_MIB SERIAL_LOG: cell 0 with the CPU,
+# cell 1 memory only with $memmap.  $machine, $cells (<cell> elements
+# instead of those two) and $maxmem (<maxMemory>) change it.
+machine=q35
+cells=
+maxmem=
 domain_xml() {
     cat <<EOF
 <domain type='qemu'>
   <name>$1</name>
+  ${maxmem:+<maxMemory slots='2' unit='MiB'>$maxmem</maxMemory>}
   <memory unit='MiB'>$(($2 + $3))</memory>
   <vcpu>1</vcpu>
   <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
+    <type arch='x86_64' machine='$machine'>hvm</type>
     ${loader:+<loader type='rom'>$loader</loader>}
     <kernel>$guest/vmlinuz</kernel>
     <initrd>$guest/initramfs.cpio.gz</initrd>
@@ -110,8 +119,8 @@ domain_xml() {
   </features>
   <cpu>
     <numa>
-      <cell id='0' cpus='0' memory='$2' unit='MiB'/>
-      <cell id='1' memory='$3' unit='MiB' memmapType='$memmap'/>
+${cells:-      <cell id='0' cpus='0' memory='$2' unit='MiB'/>
+      <cell id='1' memory='$3' unit='MiB' memmapType='$memmap'/>}
     </numa>
   </cpu>
   <on_poweroff>destroy</on_poweroff>
@@ -229,6 +238,25 @@ boot() {
         return
     fi
 
+    run_guest "$name" "$xml" "$log" || return
+    # The firmware keeps its own tables at the top of RAM below 4 GiB
+    # (SeaBIOS 128 KiB, OVMF some MiB): an ordinary node there is mostly,
+    # not all, System RAM.
+    local need=$c1 why
+    [ $((last + 1)) -ne "$(lowmem "$total")" ] || need=$((c1 * 7 / 8))
+    why=$(verdict "$log" "$start" "$last" "$need")
+    if [ -z "$why" ]; then
+        ok "$what ($took)"
+    else
+        fail "$what: ${why//$'\n'/; }" "$(tr -d '\r' < "$log" | grep -E 'BIOS-e820|SRAT')"
+    fi
+}
+
+# run_guest NAME XML LOG: define and start the guest, wait for its report
+# and poweroff.  Sets $took; on failure reports it (with $what) and returns 1.
+took=
+run_guest() {
+    local name=$1 xml=$2 log=$3
     local state t0 t1 t2 deadline
     rm -f "$log"
     session_open "$logs/$name.virsh"
@@ -261,27 +289,71 @@ boot() {
     session_run destroy "$name"     # normally "domain is not running" by now
     session_run undefine "$name"
     session_close
-    local left took
+    local left
     left=$(leftovers "$name")
     took="$(secs "$t0" "$t1") s to start, $(secs "$t1" "$t2") s to poweroff"
 
     if [ "$state" != reported ]; then
         fail "$what: guest $state" "$(errors)" "serial console: $log"
-        return
+        return 1
     elif [ -n "$left" ]; then
         fail "$what: left behind after the session" "$left"
-        return
+        return 1
     fi
-    # The firmware keeps its own tables at the top of RAM below 4 GiB
-    # (SeaBIOS 128 KiB, OVMF some MiB): an ordinary node there is mostly,
-    # not all, System RAM.
-    local need=$c1 why
-    [ $((last + 1)) -ne "$(lowmem "$total")" ] || need=$((c1 * 7 / 8))
-    why=$(verdict "$log" "$start" "$last" "$need")
+}
+
+# srat LOG: the guest's SRAT memory ranges as "PXM START LAST" (decimal).
+# The PXM is libvirt's cell id; Linux numbers its nodes in the order it
+# meets the PXMs, so its "Node" may differ.
+srat() {
+    tr -d '\r' < "$1" |
+    sed -n 's/^spm-test: ACPI: SRAT: Node [0-9]* PXM \([0-9]*\) \[mem 0x\([0-9a-f]*\)-0x\([0-9a-f]*\)\].*/\1 \2 \3/p' |
+    while read -r n s e; do echo "$n $((16#$s)) $((16#$e))"; done
+}
+
+# layout LABEL SIZE:TYPE...: boot a guest whose cells have these sizes (MiB)
+# and memmapTypes (cell 0 gets the CPU) and check every SPM node from what
+# the guest reports: one SRAT range of the cell's exact size with the cell's
+# PXM, all of it soft reserved in E820, overlapped by no SRAT range of
+# another PXM (such as QEMU's hotplug range).
+layout() {
+    local label=$1 i=0 spec size type total=0 want=
+    shift
+    cells=
+    for spec in "$@"; do
+        size=${spec%%:*} type=${spec#*:}
+        cells="$cells      <cell id='$i'$([ "$i" = 0 ] && echo " cpus='0'") memory='$size' unit='MiB' memmapType='$type'/>
+"
+        [ "$type" != spm ] || want="$want $i:$((size * MiB))"
+        total=$((total + size))
+        i=$((i + 1))
+    done
+    cells=${cells%$'\n'}
+    name="layout-$firmware-$label"
+    local log="$logs/$name.serial" xml="$logs/$name.xml"
+    what="$name ($machine${maxmem:+, maxMemory $maxmem MiB}: $*)"
+    domain_xml "$name" "$total" 0 "$log" > "$xml"
+    cells=
+    run_guest "$name" "$xml" "$log" || return
+    local why= node bytes n s e ranges
+    for node in $want; do
+        bytes=${node#*:} node=${node%:*}
+        ranges=$(srat "$log" | awk -v n="$node" '$1 == n')
+        if [ "$(printf '%s\n' "$ranges" | grep -c .)" -ne 1 ]; then
+            why="$why; node $node: SRAT ranges '$ranges', want one"
+            continue
+        fi
+        read -r n s e <<< "$ranges"
+        [ $((e - s + 1)) -eq "$bytes" ] || why="$why; node $node: SRAT range of $((e - s + 1)) bytes, want $bytes"
+        [ "$(bytes "$log" soft "$s" "$e")" -eq $((e - s + 1)) ] || why="$why; node $node: not all soft reserved in E820"
+        srat "$log" | awk -v n="$node" -v s="$s" -v e="$e" \
+            '$1 != n && $2 <= e && $3 >= s {print "node " $1 " overlaps"; exit}' |
+            grep -q . && why="$why; node $node: an SRAT range of another node overlaps it"
+    done
     if [ -z "$why" ]; then
-        ok "$what ($took)"
+        ok "$what: every SPM node exact, soft reserved, alone ($took)"
     else
-        fail "$what: ${why//$'\n'/; }" "$(tr -d '\r' < "$log" | grep -E 'BIOS-e820|SRAT')"
+        fail "$what${why}" "$(tr -d '\r' < "$log" | grep -E 'BIOS-e820|SRAT')"
     fi
 }
 
@@ -313,6 +385,16 @@ reject() {
         fail "$name: expected QEMU to refuse it with /$4/" "$(errors)" "$left"
     fi
 }
+
+if [ "$memmap" = layouts ]; then
+    echo "boot: $("$emulator" --version | head -1), firmware $firmware, SPM layouts"
+    layout middle 1024:normal 512:spm 512:normal
+    layout two-spm 1024:normal 512:spm 256:spm
+    maxmem=8192 layout maxmem 1024:normal 512:spm 256:spm 512:normal
+    machine=pc layout i440fx 1024:normal 512:spm
+    echo "boot: $passed passed, $failed failed"
+    exit 0
+fi
 
 echo "boot: $("$emulator" --version | head -1), firmware $firmware, cell 1 memmapType='$memmap'"
 boot above4g 2048 1024      # node 1 at [4 GiB, 5 GiB)
