@@ -267,7 +267,30 @@ else
 fi
 rm -rf "$EMBED"
 
-# 17. One XML, one guest ABI: a guest saved on the reference QEMU (the cell's
+# 17. A DIMM whose user-given base lies on the sp-mem range: libvirt puts
+#     the sp-mem devices first, so QEMU refuses the DIMM (it checks overlaps
+#     of memory devices) and its error reaches the user; nothing runs.
+sed -e "s|<memory unit='GiB'>3</memory>|<maxMemory slots='2' unit='GiB'>8</maxMemory>\n  &|" \
+    -e "s|</devices>|  <memory model='dimm'><target><size unit='MiB'>512</size><node>0</node></target><address type='dimm' slot='0' base='0x100000000'/></memory>\n  </devices>|" \
+    "$work/sid-boot.xml" > "$work/sid-dimm.xml"
+mkdir -p "$EMBED/etc"
+echo 'stdio_handler = "file"' > "$EMBED/etc/qemu.conf"
+session_open "$work/sid-dimm.log"
+session_run define "$work/sid-dimm.xml"
+session_run start spm-guest
+session_run domstate spm-guest
+session_run undefine spm-guest
+session_close
+if grep -q "^error: Failed to start domain 'spm-guest'" "$vlog" &&
+   grep -qF "address range conflicts with memory device id='spm-node1'" "$vlog" &&
+   grep -qx "shut off" "$vlog" && ! pgrep -f -- "-name guest=spm-guest," >/dev/null; then
+    ok "a DIMM placed on the sp-mem range is refused by QEMU through virsh, nothing left running"
+else
+    fail "DIMM on the sp-mem range" "$(cat "$vlog")"
+fi
+rm -rf "$EMBED"
+
+# 18. One XML, one guest ABI: a guest saved on the reference QEMU (the cell's
 #     RAM retyped in place) is not restored by a QEMU that would use sp-mem
 #     (other guest addresses); the image is left as it was and restores on
 #     the reference QEMU.
