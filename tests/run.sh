@@ -290,7 +290,34 @@ else
 fi
 rm -rf "$EMBED"
 
-# 18. One XML, one guest ABI: a guest saved on the reference QEMU (the cell's
+# 18. The balloon counts an sp-mem cell as guest memory, as QEMU with
+#     memmap-type does (QEMU's own balloon counts only -m): dominfo and
+#     dommemstat report all 3 GiB, and a target that would leave the guest
+#     no ordinary RAM is refused while the guest keeps running.
+sed "s|<memballoon model='none'/>|<memballoon model='virtio'/>|" "$work/sid-boot.xml" > "$work/sid-balloon.xml"
+mkdir -p "$EMBED/etc"
+echo 'stdio_handler = "file"' > "$EMBED/etc/qemu.conf"
+session_open "$work/sid-balloon.log"
+session_run define "$work/sid-balloon.xml"
+session_run start --paused spm-guest
+session_run dominfo spm-guest
+session_run dommemstat spm-guest
+session_run setmem spm-guest 1048576
+session_run domstate spm-guest
+session_run destroy spm-guest
+session_run undefine spm-guest
+session_close
+if grep -q "<memballoon model='virtio'" "$work/sid-balloon.xml" &&
+   grep -Eq "^Used memory: +3145728 KiB" "$vlog" && grep -q "^actual 3145728" "$vlog" &&
+   grep -qF "balloon target 1048576 KiB must be larger than the 1048576 KiB of the guest's memmapType='spm' NUMA cells" "$vlog" &&
+   grep -qx "paused" "$vlog"; then
+    ok "the balloon of an sp-mem guest counts the SPM cell; a target without RAM is refused"
+else
+    fail "balloon with sp-mem" "$(cat "$vlog")"
+fi
+rm -rf "$EMBED"
+
+# 19. One XML, one guest ABI: a guest saved on the reference QEMU (the cell's
 #     RAM retyped in place) is not restored by a QEMU that would use sp-mem
 #     (other guest addresses); the image is left as it was and restores on
 #     the reference QEMU.
