@@ -18,6 +18,14 @@ failed=0
 ok()   { passed=$((passed + 1)); echo "PASS: $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL: $1"; shift; printf '    %s\n' "$@"; }
 
+# fresh_root: an empty embedded driver root at $EMBED whose guests can run
+# (QEMU's output to a plain file: no virtlogd here).
+fresh_root() {
+    rm -rf "$EMBED"
+    mkdir -p "$EMBED/etc"
+    echo 'stdio_handler = "file"' > "$EMBED/etc/qemu.conf"
+}
+
 # check_define_refused XML MESSAGE LABEL: defining XML (no spm-guest
 # defined yet) fails with MESSAGE and defines nothing.
 check_define_refused() {
@@ -187,9 +195,7 @@ rm -rf "$EMBED"
 # Debian's QEMU 11.1 (-device sp-mem, run from the sid root).
 sid="$top/scripts/qemu-sid"
 export EMBED="$top/build/embed-tests-sid"
-rm -rf "$EMBED"
-mkdir -p "$EMBED/etc"
-echo 'stdio_handler = "file"' > "$EMBED/etc/qemu.conf"     # no virtlogd here
+fresh_root
 sed "s|<emulator>.*</emulator>|<emulator>$sid</emulator>|" "$example" > "$work/sid.xml"
 sed "s/memmapType='spm'/memmapType='reserved'/" "$work/sid.xml" > "$work/sid-reserved.xml"
 
@@ -273,8 +279,7 @@ rm -rf "$EMBED"
 sed -e "s|<memory unit='GiB'>3</memory>|<maxMemory slots='2' unit='GiB'>8</maxMemory>\n  &|" \
     -e "s|</devices>|  <memory model='dimm'><target><size unit='MiB'>512</size><node>0</node></target><address type='dimm' slot='0' base='0x100000000'/></memory>\n  </devices>|" \
     "$work/sid-boot.xml" > "$work/sid-dimm.xml"
-mkdir -p "$EMBED/etc"
-echo 'stdio_handler = "file"' > "$EMBED/etc/qemu.conf"
+fresh_root
 session_open "$work/sid-dimm.log"
 session_run define "$work/sid-dimm.xml"
 session_run start spm-guest
@@ -295,8 +300,7 @@ rm -rf "$EMBED"
 #     dommemstat report all 3 GiB, and a target that would leave the guest
 #     no ordinary RAM is refused while the guest keeps running.
 sed "s|<memballoon model='none'/>|<memballoon model='virtio'/>|" "$work/sid-boot.xml" > "$work/sid-balloon.xml"
-mkdir -p "$EMBED/etc"
-echo 'stdio_handler = "file"' > "$EMBED/etc/qemu.conf"
+fresh_root
 session_open "$work/sid-balloon.log"
 session_run define "$work/sid-balloon.xml"
 session_run start --paused spm-guest
@@ -323,9 +327,7 @@ rm -rf "$EMBED"
 #     the reference QEMU.
 export EMBED="$top/build/embed-tests-restore"
 root=$EMBED
-rm -rf "$EMBED"
-mkdir -p "$EMBED/etc"
-echo 'stdio_handler = "file"' > "$EMBED/etc/qemu.conf"
+fresh_root
 sed "s|<emulator>.*</emulator>|<emulator>$ref</emulator>|" "$work/sid-boot.xml" > "$work/ref-boot.xml"
 session_open "$work/restore.log"
 session_run define "$work/ref-boot.xml"
