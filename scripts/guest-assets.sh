@@ -2,7 +2,7 @@
 # guest-assets.sh: the boot test's guest, from the pinned Debian binary
 # packages of sources/guest, in build/guest/:
 #   vmlinuz            the kernel
-#   initramfs.cpio.gz  busybox + tests/guest-init as /init
+#   initramfs.cpio.gz  busybox + tests/guest-init as /init + the dax modules
 #   OVMF.fd            UEFI firmware image for -bios
 # Does nothing when the outputs were made from the current pins and init.
 set -eu
@@ -55,6 +55,7 @@ tmp=$(mktemp -d "$top/build/guest-assets.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 linux=$(deb linux-binary-7.2.13+deb14-amd64)
+modules=$(deb linux-modules-7.2.13+deb14-amd64)
 ovmf=$(deb ovmf-generic)
 busybox=$(deb busybox-static)
 dpkg-deb -x "$linux" "$tmp/linux"
@@ -68,6 +69,15 @@ r="$tmp/root"
 mkdir -p "$r/bin" "$r/dev" "$r/proc" "$r/sys" "$tmp/out"
 install -m 0755 "$tmp/busybox/bin/busybox" "$r/bin/busybox"
 install -m 0755 "$init" "$r/init"
+# The guest's dax drivers, uncompressed (busybox insmod), no dependencies
+# among them or on other modules (their .modinfo "depends=" is empty).
+mkdir -p "$r/lib/modules"
+dpkg-deb --fsys-tarfile "$modules" |
+    tar -x -C "$tmp" --wildcards '*/drivers/dax/hmem/dax_hmem.ko.xz' \
+        '*/drivers/dax/device_dax.ko.xz' '*/drivers/dax/kmem.ko.xz'
+for ko in $(find "$tmp/usr/lib/modules" -name '*.ko.xz'); do
+    xz -dc "$ko" > "$r/lib/modules/$(basename "$ko" .xz)"
+done
 mknod -m 0600 "$r/dev/console" c 5 1
 find "$r" -exec touch -h -d @0 {} +
 (cd "$r" && find . | LC_ALL=C sort |

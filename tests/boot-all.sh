@@ -23,14 +23,14 @@ run() {
 # the reference QEMU (-numa node,memmap-type): its default SeaBIOS is the
 # project's (scripts/qemu-build.sh)
 for fw in seabios ovmf; do
-    for type in normal spm reserved layouts; do
+    for type in normal spm reserved layouts chain; do
         run "$ref" "$fw" "$type"
     done
 done
 # Debian's QEMU 11.1 (-device sp-mem, no 'reserved'): its own SeaBIOS drops
 # soft reserved E820 entries, hence the project's as <loader>
 for fw in seabios-patched ovmf; do
-    for type in normal spm layouts; do
+    for type in normal spm layouts chain; do
         run "$top/scripts/qemu-sid" "$fw" "$type"
     done
 done

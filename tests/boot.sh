@@ -10,7 +10,9 @@
 #   MEMMAP    memmapType of cell 1: normal (default), spm or reserved;
 #             or "layouts": the SPM layouts other than "one SPM node, last"
 #             (an SPM node between normal ones, two SPM nodes, SPM nodes
-#             before a normal last node with <maxMemory>, i440fx)
+#             before a normal last node with <maxMemory>, i440fx);
+#             or "chain": what a driver in the guest sees (device -> node
+#             -> SRAT -> soft reserved -> dax), see chain() below
 #
 # Each guest is q35 under TCG with ACPI and boots build/guest/vmlinuz with
 # an initramfs (scripts/guest-assets.sh) whose /init prints the firmware's
@@ -36,7 +38,7 @@ case $firmware in
     *) echo "boot: unknown firmware '$firmware'" >&2; exit 2 ;;
 esac
 case $memmap in
-    normal|spm|reserved|layouts) ;;
+    normal|spm|reserved|layouts|chain) ;;
     *) echo "boot: unknown memmapType '$memmap'" >&2; exit 2 ;;
 esac
 [ -x "$emulator" ] || { echo "boot: no emulator $emulator" >&2; exit 2; }
@@ -96,13 +98,18 @@ mechanism() {   # DOMAIN_XML
 
 # domain_xml NAME CELL0_MIB CELL1_MIB SERIAL_LOG: cell 0 with the CPU,
 # cell 1 memory only with $memmap.  $machine, $cells (<cell> elements
-# instead of those two) and $maxmem (<maxMemory>) change it.
+# instead of those two), $maxmem (<maxMemory>), $devices (more devices),
+# $qemuargs (<qemu:arg> elements) and $initargs (kernel command line)
+# change it.
 machine=q35
 cells=
 maxmem=
+devices=
+qemuargs=
+initargs=
 domain_xml() {
     cat <<EOF
-<domain type='qemu'>
+<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
   <name>$1</name>
   ${maxmem:+<maxMemory slots='2' unit='MiB'>$maxmem</maxMemory>}
   <memory unit='MiB'>$(($2 + $3))</memory>
@@ -112,7 +119,7 @@ domain_xml() {
     ${loader:+<loader type='rom'>$loader</loader>}
     <kernel>$guest/vmlinuz</kernel>
     <initrd>$guest/initramfs.cpio.gz</initrd>
-    <cmdline>console=ttyS0 quiet panic=-1</cmdline>
+    <cmdline>console=ttyS0 quiet panic=-1${initargs:+ $initargs}</cmdline>
   </os>
   <features>
     <acpi/>
@@ -133,8 +140,10 @@ ${cells:-      <cell id='0' cpus='0' memory='$2' unit='MiB'/>
       <source path='$4'/>
     </serial>
     <memballoon model='none'/>
-  </devices>
-</domain>
+${devices}  </devices>
+${qemuargs:+  <qemu:commandline>
+$qemuargs  </qemu:commandline>
+}</domain>
 EOF
 }
 
@@ -385,6 +394,130 @@ reject() {
         fail "$name: expected QEMU to refuse it with /$4/" "$(errors)" "$left"
     fi
 }
+
+# A PCI expander bus for each of nodes 0 and 1 (guest buses 0x40 and 0x80),
+# each with a root port and a virtio device behind it: 0000:41:00.0 is the
+# device of node 0, 0000:81:00.0 the "accelerator" of node 1.
+chain_devices() {
+    local n
+    for n in 0 1; do
+        cat <<EOF
+    <controller type='pci' index='$((2 * n + 1))' model='pcie-expander-bus'>
+      <target busNr='$((64 * (n + 1)))'><node>$n</node></target>
+    </controller>
+    <controller type='pci' index='$((2 * n + 2))' model='pcie-root-port'>
+      <address type='pci' bus='$((2 * n + 1))' slot='0'/>
+    </controller>
+    <rng model='virtio'>
+      <backend model='random'>/dev/urandom</backend>
+      <alias name='ua-dev$n'/>
+      <address type='pci' bus='$((2 * n + 2))' slot='0'/>
+    </rng>
+EOF
+    done
+}
+# The ACPI Generic Initiator of node 1's device.  libvirt gives it only to
+# host devices (<acpi nodeset='1'/>), which this machine cannot assign: the
+# same object libvirt emits for one (tests/qemuxmlconfdata/
+# numa-memmap-type-accelerator.*.args), for the emulated device instead.
+chain_gi="    <qemu:arg value='-object'/>
+    <qemu:arg value='{\"qom-type\":\"acpi-generic-initiator\",\"id\":\"ua-dev1-gi1\",\"pci-dev\":\"ua-dev1\",\"node\":1}'/>
+"
+
+# chain LABEL GI SIZE:TYPE...: boot a guest with these cells (cell 0 gets
+# the CPU, the others none), the two devices and, if GI is "gi", the
+# Generic Initiator; check every link a driver walks.  Device of node 0 in
+# node 0; node 1's device in node 1 with the initiator, in no node (-1)
+# without it.  For each SPM node: exactly one dax device with it as
+# target_node, whose range is the node's one SRAT range, of the cell's
+# size and all soft reserved in E820; /dev/daxX.Y opens; once kmem has it
+# and its blocks are online, the node's MemTotal is the cell's size.  No
+# other dax devices.  $adjacent: the SPM cells are neighbours in guest
+# physical memory, so the guest sees one soft reserved range; Linux makes
+# one dax device of it, whose target_node is the first SPM node (measured,
+# kernel 7.2.13): check exactly that.
+adjacent=
+chain() {
+    local label=$1 gi=$2 i=0 spec size type total=0 want= nspm=0
+    shift 2
+    cells=
+    for spec in "$@"; do
+        size=${spec%%:*} type=${spec#*:}
+        cells="$cells      <cell id='$i'$([ "$i" = 0 ] && echo " cpus='0'") memory='$size' unit='MiB' memmapType='$type'/>
+"
+        [ "$type" != spm ] || { want="$want $i:$((size * MiB))"; nspm=$((nspm + 1)); }
+        total=$((total + size))
+        i=$((i + 1))
+    done
+    cells=${cells%$'\n'}
+    name="chain-$firmware-$label"
+    local log="$logs/$name.serial" xml="$logs/$name.xml"
+    what="$name ($*${gi:+, Generic Initiator})"
+    devices=$(chain_devices)$'\n' initargs=spm-test=chain qemuargs=${gi:+$chain_gi} \
+        domain_xml "$name" "$total" 0 "$log" > "$xml"
+    cells=
+    run_guest "$name" "$xml" "$log" || return
+    local why= node bytes n s e ranges dax t r z want1 lines first= sum=0
+    if [ -n "$adjacent" ]; then
+        # the SRAT ranges stay per node; the dax device is one, of both
+        for node in $want; do
+            bytes=${node#*:} node=${node%:*}
+            read -r n s e <<< "$(srat "$log" | awk -v n="$node" '$1 == n')"
+            [ $((e - s + 1)) -eq "$bytes" ] && [ "$(bytes "$log" soft "$s" "$e")" -eq "$bytes" ] ||
+                why="$why; node $node: SRAT range '$s-$e' not exact or not soft reserved"
+            first=${first:-$node}
+            sum=$((sum + bytes))
+        done
+        want="$first:$sum" nspm=1
+    fi
+    lines=$(tr -d '\r' < "$log" | sed -n 's/^spm-test: //p')
+    pcinode() { printf '%s\n' "$lines" | sed -n "s/^pci $1 .* numa_node \(-\{0,1\}[0-9]*\)$/\1/p"; }
+    [ "$(pcinode 0000:41:00.0)" = 0 ] || why="$why; node 0's device: numa_node '$(pcinode 0000:41:00.0)', want 0"
+    want1=$([ -n "$gi" ] && echo 1 || echo -1)
+    [ "$(pcinode 0000:81:00.0)" = "$want1" ] || why="$why; node 1's device: numa_node '$(pcinode 0000:81:00.0)', want $want1"
+    n=$(printf '%s\n' "$lines" | grep -c '^dax dax[0-9.]* target_node')
+    [ "$n" -eq "$nspm" ] || why="$why; $n dax devices, want $nspm"
+    for node in $want; do
+        bytes=${node#*:} node=${node%:*}
+        ranges=$(srat "$log" | awk -v n="$node" '$1 == n')
+        if [ "$(printf '%s\n' "$ranges" | grep -c .)" -ne 1 ]; then
+            why="$why; node $node: SRAT ranges '$ranges', want one"
+            continue
+        fi
+        read -r n s e <<< "$ranges"
+        [ -z "$adjacent" ] || e=$((s + bytes - 1))
+        [ $((e - s + 1)) -eq "$bytes" ] || why="$why; node $node: SRAT range of $((e - s + 1)) bytes, want $bytes"
+        [ "$(bytes "$log" soft "$s" "$e")" -eq "$bytes" ] || why="$why; node $node: not all soft reserved in E820"
+        dax=$(printf '%s\n' "$lines" | awk -v n="$node" '$1 == "dax" && $3 == "target_node" && $4 == n')
+        if [ "$(printf '%s\n' "$dax" | grep -c .)" -ne 1 ]; then
+            why="$why; node $node: dax devices '$dax', want one"
+            continue
+        fi
+        read -r _ d _ t _ r _ z <<< "$dax"
+        [ $((r)) -eq "$s" ] && [ "$z" -eq $((e - s + 1)) ] ||
+            why="$why; node $node: $d at $r size $z, SRAT range $(printf '0x%x' "$s") size $((e - s + 1))"
+        printf '%s\n' "$lines" | grep -qx "dax $d open ok" || why="$why; node $node: /dev/$d does not open"
+        printf '%s\n' "$lines" | grep -qx "node $node MemTotal $((bytes / 1024)) kB" ||
+            why="$why; node $node: $(printf '%s\n' "$lines" | grep "^node $node " || echo 'no MemTotal'), want $((bytes / 1024)) kB after kmem"
+    done
+    if [ -z "$why" ] && [ -n "$adjacent" ]; then
+        ok "$what: adjacent SPM nodes, one dax device with target_node $first for both ($took)"
+    elif [ -z "$why" ]; then
+        ok "$what: device, node, SRAT, soft reserved and dax agree ($took)"
+    else
+        fail "$what${why}" "$(printf '%s\n' "$lines" | grep -E '^(pci|dax|node|ACPI: SRAT)')"
+    fi
+}
+
+if [ "$memmap" = chain ]; then
+    echo "boot: $("$emulator" --version | head -1), firmware $firmware, the driver's chain"
+    chain spm gi 2048:normal 1024:spm
+    chain no-gi '' 2048:normal 1024:spm
+    chain no-spm gi 2048:normal 1024:normal
+    adjacent=yes chain two-spm gi 1024:normal 512:spm 256:spm
+    echo "boot: $passed passed, $failed failed"
+    exit 0
+fi
 
 if [ "$memmap" = layouts ]; then
     echo "boot: $("$emulator" --version | head -1), firmware $firmware, SPM layouts"

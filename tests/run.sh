@@ -165,9 +165,13 @@ check_redefine_refused "$work/ref-first.xml" "$work/ref-dump.xml" \
     "NUMA cell 0 with memmapType='spm' would hold the guest's low memory, which must be normal RAM" \
     "memmapType='spm' on cell 0 is refused by libvirt, old definition intact"
 # 11. No memory device may add ordinary RAM to an SPM node: attaching a DIMM
-#     to cell 1 is refused, the definition stays as it was.
-sed "s|<memory unit='GiB'>3</memory>|<maxMemory slots='2' unit='GiB'>8</maxMemory>\n  &|" \
-    "$work/ref.xml" > "$work/ref-hotplug.xml"
+#     to cell 1 is refused, the definition stays as it was.  (Memory hotplug
+#     needs a normal last cell: QEMU gives it the hotplug region.)
+with_hotplug() {
+    sed -e "s|<memory unit='GiB'>3</memory>|<maxMemory slots='2' unit='GiB'>8</maxMemory>\n  &|" \
+        -e "s|^\( *\)\(<cell id='1' .*memmapType='spm'/>\)|&\n\1<cell id='2' memory='512' unit='MiB'/>|" "$@"
+}
+with_hotplug "$work/ref.xml" > "$work/ref-hotplug.xml"
 cat > "$work/dimm.xml" <<'EOT'
 <memory model='dimm'>
   <target>
@@ -190,6 +194,13 @@ else
     fail "DIMM on the SPM node" "rc=$rc" "$out" "$(diff "$work/hotplug-before.xml" "$work/hotplug-after.xml")"
 fi
 "$virsh" undefine spm-guest >/dev/null 2>&1 || true
+#     And the SPM cell itself may not be the last cell of such a guest:
+#     the hotplug region's SRAT entry would make it part of the SPM node.
+sed "s|<memory unit='GiB'>3</memory>|<maxMemory slots='2' unit='GiB'>8</maxMemory>\n  &|" \
+    "$work/ref.xml" > "$work/ref-hotplug-last.xml"
+check_define_refused "$work/ref-hotplug-last.xml" \
+    "NUMA cell 1 with memmapType='spm' is the last cell, which QEMU gives the memory hotplug region of <maxMemory>" \
+    "<maxMemory> with the SPM cell last is refused, nothing defined"
 rm -rf "$EMBED"
 
 # Debian's QEMU 11.1 (-device sp-mem, run from the sid root).
@@ -276,7 +287,7 @@ rm -rf "$EMBED"
 # 17. A DIMM whose user-given base lies on the sp-mem range: libvirt puts
 #     the sp-mem devices first, so QEMU refuses the DIMM (it checks overlaps
 #     of memory devices) and its error reaches the user; nothing runs.
-sed -e "s|<memory unit='GiB'>3</memory>|<maxMemory slots='2' unit='GiB'>8</maxMemory>\n  &|" \
+with_hotplug \
     -e "s|</devices>|  <memory model='dimm'><target><size unit='MiB'>512</size><node>0</node></target><address type='dimm' slot='0' base='0x100000000'/></memory>\n  </devices>|" \
     "$work/sid-boot.xml" > "$work/sid-dimm.xml"
 fresh_root
