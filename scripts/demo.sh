@@ -19,7 +19,7 @@ prepare() {     # EMULATOR SERIAL_LOG [FIRMWARE]
     [ -z "${3:-}" ] || loader="<loader type='rom'>$3</loader>\n    "
     sed -e "s|<emulator>.*</emulator>|<emulator>$1</emulator>|" "$example" \
         > "$root/spm-guest.xml"
-    sed -e "s|</os>|  $loader<kernel>$guest/vmlinuz</kernel>\n    <initrd>$guest/initramfs.cpio.gz</initrd>\n    <cmdline>console=ttyS0 quiet panic=-1</cmdline>\n  </os>|" \
+    sed -e "s|</os>|  $loader<kernel>$guest/vmlinuz</kernel>\n    <initrd>$guest/initramfs.cpio.gz</initrd>\n    <cmdline>console=ttyS0 quiet panic=-1 spm-test=chain</cmdline>\n  </os>|" \
         -e "s|<serial type='pty'/>|<serial type='file'>\n      <source path='$2'/>\n    </serial>|" \
         -e "/<console type='pty'\/>/d" "$root/spm-guest.xml" > "$root/spm-guest-boot.xml"
 }
@@ -68,7 +68,29 @@ demo() {        # NAME LABEL EMULATOR [FIRMWARE]
     echo "   the guest saw (E820 entries from 4 GiB on, SRAT memory affinity):"
     tr -d '\r' < "$log" | grep -v -e 'BIOS-e820: \[gap' -e 'BIOS-e820: \[mem 0x00000000' |
         sed -n 's/^spm-test: \(BIOS-e820\|ACPI: SRAT\)/      \1/p'
+    echo "   a driver's view: dax_hmem's dax device of the soft reserved range,"
+    echo "   whether it opens, and node 1 once kmem has onlined it:"
+    tr -d '\r' < "$log" | sed -n 's/^spm-test: \(dax \|node 1 \)/      \1/p'
+    accelerator "$2"
     echo
+}
+
+# examples/spm-accelerator.xml: the same SPM node with an assigned device
+# in it (expander bus, ACPI Generic Initiator).  This machine has no device
+# to assign: define and dumpxml only, and the command line libvirt's own
+# tests record for that layout.
+accelerator() {     # EMULATOR
+    local v="$virsh -q -c qemu:///embed?root=$root"
+    sed -e "s|<emulator>.*</emulator>|<emulator>$1</emulator>|" -e "s/type='kvm'/type='qemu'/" \
+        "$top/examples/spm-accelerator.xml" > "$root/spm-accelerator.xml"
+    echo "== virsh define examples/spm-accelerator.xml; virsh dumpxml (the accelerator)"
+    $v define "$root/spm-accelerator.xml" >/dev/null || return 0
+    $v dumpxml --inactive spm-accelerator | sed -n "/<hostdev/,/<\/hostdev>/p"
+    $v undefine spm-accelerator >/dev/null
+    echo "   its Generic Initiator on the command line (tests/qemuxmlconfdata/numa-memmap-type-accelerator):"
+    grep -h -e 'acpi-generic-initiator' \
+        "$top"/build/libvirt/tests/qemuxmlconfdata/numa-memmap-type-accelerator.x86_64-latest+spmem.args |
+        sed 's/^/      /; s/ \\$//'
 }
 
 demo ref "reference QEMU (-numa memmap-type)" "$top/build/qemu-ref/bin/qemu-system-x86_64"
