@@ -320,24 +320,45 @@ srat() {
     while read -r n s e; do echo "$n $((16#$s)) $((16#$e))"; done
 }
 
+# spm_cells SIZE:TYPE...: $cells for cells of these sizes (MiB) and
+# memmapTypes, cell 0 with the CPU; sets $total (MiB), $want ("CELL:BYTES"
+# of each SPM cell) and $nspm.
+spm_cells() {
+    local i=0 spec size type
+    cells= total=0 want= nspm=0
+    for spec in "$@"; do
+        size=${spec%%:*} type=${spec#*:}
+        cells="$cells      <cell id='$i'$([ "$i" = 0 ] && echo " cpus='0'") memory='$size' unit='MiB' memmapType='$type'/>
+"
+        [ "$type" != spm ] || { want="$want $i:$((size * MiB))"; nspm=$((nspm + 1)); }
+        total=$((total + size))
+        i=$((i + 1))
+    done
+    cells=${cells%$'\n'}
+}
+
+# srat_range LOG NODE: "START LAST" of NODE's one SRAT memory range; fails
+# (printing what there is) unless there is exactly one.
+srat_range() {
+    local ranges n s e
+    ranges=$(srat "$1" | awk -v n="$2" '$1 == n')
+    if [ "$(printf '%s\n' "$ranges" | grep -c .)" -ne 1 ]; then
+        echo "SRAT ranges '$ranges', want one"
+        return 1
+    fi
+    read -r n s e <<< "$ranges"
+    echo "$s $e"
+}
+
 # layout LABEL SIZE:TYPE...: boot a guest whose cells have these sizes (MiB)
 # and memmapTypes (cell 0 gets the CPU) and check every SPM node from what
 # the guest reports: one SRAT range of the cell's exact size with the cell's
 # PXM, all of it soft reserved in E820, overlapped by no SRAT range of
 # another PXM (such as QEMU's hotplug range).
 layout() {
-    local label=$1 i=0 spec size type total=0 want=
+    local label=$1 total want nspm
     shift
-    cells=
-    for spec in "$@"; do
-        size=${spec%%:*} type=${spec#*:}
-        cells="$cells      <cell id='$i'$([ "$i" = 0 ] && echo " cpus='0'") memory='$size' unit='MiB' memmapType='$type'/>
-"
-        [ "$type" != spm ] || want="$want $i:$((size * MiB))"
-        total=$((total + size))
-        i=$((i + 1))
-    done
-    cells=${cells%$'\n'}
+    spm_cells "$@"
     name="layout-$firmware-$label"
     local log="$logs/$name.serial" xml="$logs/$name.xml"
     what="$name ($machine${maxmem:+, maxMemory $maxmem MiB}: $*)"
@@ -347,12 +368,8 @@ layout() {
     local why= node bytes n s e ranges
     for node in $want; do
         bytes=${node#*:} node=${node%:*}
-        ranges=$(srat "$log" | awk -v n="$node" '$1 == n')
-        if [ "$(printf '%s\n' "$ranges" | grep -c .)" -ne 1 ]; then
-            why="$why; node $node: SRAT ranges '$ranges', want one"
-            continue
-        fi
-        read -r n s e <<< "$ranges"
+        ranges=$(srat_range "$log" "$node") || { why="$why; node $node: $ranges"; continue; }
+        read -r s e <<< "$ranges"
         [ $((e - s + 1)) -eq "$bytes" ] || why="$why; node $node: SRAT range of $((e - s + 1)) bytes, want $bytes"
         [ "$(bytes "$log" soft "$s" "$e")" -eq $((e - s + 1)) ] || why="$why; node $node: not all soft reserved in E820"
         srat "$log" | awk -v n="$node" -v s="$s" -v e="$e" \
@@ -438,18 +455,9 @@ chain_gi="    <qemu:arg value='-object'/>
 # kernel 7.2.13): check exactly that.
 adjacent=
 chain() {
-    local label=$1 gi=$2 i=0 spec size type total=0 want= nspm=0
+    local label=$1 gi=$2 total want nspm
     shift 2
-    cells=
-    for spec in "$@"; do
-        size=${spec%%:*} type=${spec#*:}
-        cells="$cells      <cell id='$i'$([ "$i" = 0 ] && echo " cpus='0'") memory='$size' unit='MiB' memmapType='$type'/>
-"
-        [ "$type" != spm ] || { want="$want $i:$((size * MiB))"; nspm=$((nspm + 1)); }
-        total=$((total + size))
-        i=$((i + 1))
-    done
-    cells=${cells%$'\n'}
+    spm_cells "$@"
     name="chain-$firmware-$label"
     local log="$logs/$name.serial" xml="$logs/$name.xml"
     what="$name ($*${gi:+, Generic Initiator})"
@@ -462,7 +470,8 @@ chain() {
         # the SRAT ranges stay per node; the dax device is one, of both
         for node in $want; do
             bytes=${node#*:} node=${node%:*}
-            read -r n s e <<< "$(srat "$log" | awk -v n="$node" '$1 == n')"
+            ranges=$(srat_range "$log" "$node") || { why="$why; node $node: $ranges"; continue; }
+            read -r s e <<< "$ranges"
             [ $((e - s + 1)) -eq "$bytes" ] && [ "$(bytes "$log" soft "$s" "$e")" -eq "$bytes" ] ||
                 why="$why; node $node: SRAT range '$s-$e' not exact or not soft reserved"
             first=${first:-$node}
@@ -479,12 +488,8 @@ chain() {
     [ "$n" -eq "$nspm" ] || why="$why; $n dax devices, want $nspm"
     for node in $want; do
         bytes=${node#*:} node=${node%:*}
-        ranges=$(srat "$log" | awk -v n="$node" '$1 == n')
-        if [ "$(printf '%s\n' "$ranges" | grep -c .)" -ne 1 ]; then
-            why="$why; node $node: SRAT ranges '$ranges', want one"
-            continue
-        fi
-        read -r n s e <<< "$ranges"
+        ranges=$(srat_range "$log" "$node") || { why="$why; node $node: $ranges"; continue; }
+        read -r s e <<< "$ranges"
         [ -z "$adjacent" ] || e=$((s + bytes - 1))
         [ $((e - s + 1)) -eq "$bytes" ] || why="$why; node $node: SRAT range of $((e - s + 1)) bytes, want $bytes"
         [ "$(bytes "$log" soft "$s" "$e")" -eq "$bytes" ] || why="$why; node $node: not all soft reserved in E820"
