@@ -450,17 +450,25 @@ chain_gi="    <qemu:arg value='-object'/>
 # size and all soft reserved in E820; /dev/daxX.Y opens; once kmem has it
 # and its blocks are online, the node's MemTotal is the cell's size.  No
 # other dax devices.  $adjacent: the SPM cells are neighbours in guest
-# physical memory, so the guest sees one soft reserved range; Linux makes
-# one dax device of it, whose target_node is the first SPM node (measured,
-# kernel 7.2.13): check exactly that.
+# physical memory, so the guest sees one soft reserved range; without HMAT
+# Linux makes one dax device of it, whose target_node is the first SPM
+# node (measured, kernel 7.2.13): check exactly that.  $hmat: the guest has
+# an HMAT (node 0's own latency and bandwidth only), whose memory targets
+# (one per SRAT range) make Linux split the range per node again.
 adjacent=
+hmat=
 chain() {
     local label=$1 gi=$2 total want nspm
     shift 2
     spm_cells "$@"
+    [ -z "$hmat" ] || cells="$cells
+      <interconnects>
+        <latency initiator='0' target='0' type='access' value='5'/>
+        <bandwidth initiator='0' target='0' type='access' value='204800' unit='KiB'/>
+      </interconnects>"
     name="chain-$firmware-$label"
     local log="$logs/$name.serial" xml="$logs/$name.xml"
-    what="$name ($*${gi:+, Generic Initiator})"
+    what="$name ($*${gi:+, Generic Initiator}${hmat:+, HMAT})"
     devices=$(chain_devices)$'\n' initargs=spm-test=chain qemuargs=${gi:+$chain_gi} \
         domain_xml "$name" "$total" 0 "$log" > "$xml"
     cells=
@@ -520,6 +528,7 @@ if [ "$memmap" = chain ]; then
     chain no-gi '' 2048:normal 1024:spm
     chain no-spm gi 2048:normal 1024:normal
     adjacent=yes chain two-spm gi 1024:normal 512:spm 256:spm
+    hmat=yes chain two-spm-hmat gi 1024:normal 512:spm 256:spm
     echo "boot: $passed passed, $failed failed"
     exit 0
 fi
