@@ -10,10 +10,14 @@
 #                 sources + series
 #   make patches  export the trees' commits back to */patches/
 #   make check-series  build and test every libvirt patch in turn
+#   make bench    boot time and QEMU memory: SPM vs normal node of 1/4/16 GiB
+#   make debs     Debian trixie packages of libvirt with the series (build/debs)
+#   make check-debs  those packages installed by apt in a trixie root: a real
+#                 libvirtd runs an SPM guest on trixie-backports' QEMU 11.1
 
 SHELL := /bin/bash
 .PHONY: demo check build tree patches deps libvirt qemu seabios guest sid-root \
-	check-libvirt check-qemu check-project check-series clean
+	check-libvirt check-qemu check-project check-series bench debs check-debs clean
 
 deps:
 	./scripts/deps.sh
@@ -60,6 +64,19 @@ check-series: tree
 
 demo: build
 	./scripts/demo.sh
+
+# build/debs: trixie's libvirt source package + the series, built in a
+# trixie buildd root; a flat apt repository
+debs: deps
+	./scripts/debs.sh
+
+check-debs: debs guest
+	./tests/debs-e2e.sh
+
+# not a test: figures for the README (both QEMUs, the project's SeaBIOS)
+bench: build
+	./tests/boot.sh build/qemu-ref/bin/qemu-system-x86_64 seabios bench
+	./tests/boot.sh scripts/qemu-sid seabios-patched bench
 
 clean:
 	rm -rf build/libvirt-build build/qemu-build build/qemu-ref build/seabios-build \

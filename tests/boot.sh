@@ -12,7 +12,8 @@
 #             (an SPM node between normal ones, two SPM nodes, SPM nodes
 #             before a normal last node with <maxMemory>, i440fx);
 #             or "chain": what a driver in the guest sees (device -> node
-#             -> SRAT -> soft reserved -> dax), see chain() below
+#             -> SRAT -> soft reserved -> dax), see chain() below;
+#             or "bench": not a test, figures for make bench (bench())
 #
 # Each guest is q35 under TCG with ACPI and boots build/guest/vmlinuz with
 # an initramfs (scripts/guest-assets.sh) whose /init prints the firmware's
@@ -38,7 +39,7 @@ case $firmware in
     *) echo "boot: unknown firmware '$firmware'" >&2; exit 2 ;;
 esac
 case $memmap in
-    normal|spm|reserved|layouts|chain) ;;
+    normal|spm|reserved|layouts|chain|bench) ;;
     *) echo "boot: unknown memmapType '$memmap'" >&2; exit 2 ;;
 esac
 [ -x "$emulator" ] || { echo "boot: no emulator $emulator" >&2; exit 2; }
@@ -521,6 +522,58 @@ chain() {
         fail "$what${why}" "$(printf '%s\n' "$lines" | grep -E '^(pci|dax|node|ACPI: SRAT)')"
     fi
 }
+
+# bench TYPE GIB: boot a guest with 1 GiB of normal RAM in cell 0 and GIB
+# GiB of TYPE in cell 1, with the chain report; print the seconds from
+# "virsh start" to the guest's first chain line, and QEMU's resident and
+# peak resident memory (VmRSS, VmHWM) at that moment: the guest has booted,
+# no driver has touched the SPM node yet.
+bench() {
+    name="bench-$firmware-$1-$2"
+    local log="$logs/$name.serial" xml="$logs/$name.xml" pid= t0 t1= rss= hwm=
+    cells="      <cell id='0' cpus='0' memory='1024' unit='MiB'/>
+      <cell id='1' memory='$2' unit='GiB' memmapType='$1'/>"
+    initargs=spm-test=chain domain_xml "$name" $((1024 + $2 * 1024)) 0 "$log" > "$xml"
+    cells=
+    rm -f "$log"
+    session_open "$logs/$name.virsh"
+    session_run destroy "$name"
+    session_run undefine "$name"
+    session_run define "$xml"
+    t0=$EPOCHREALTIME
+    session_run start "$name"
+    local deadline=$((SECONDS + timeout))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        [ -n "$pid" ] || pid=$(cat "$root/run/qemu/$name.pid" 2>/dev/null)
+        if grep -q '^spm-test: pci ' "$log" 2>/dev/null; then
+            t1=$EPOCHREALTIME
+            rss=$(awk '/^VmRSS:/ {print int($2 / 1024)}' "/proc/$pid/status" 2>/dev/null)
+            hwm=$(awk '/^VmHWM:/ {print int($2 / 1024)}' "/proc/$pid/status" 2>/dev/null)
+            break
+        fi
+        sleep 0.05
+    done
+    while pgrep -f -- "-name guest=$name," >/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
+        sleep 0.1
+    done
+    session_run destroy "$name"
+    session_run undefine "$name"
+    session_close
+    if [ -n "$t1" ] && [ -n "$rss" ]; then
+        echo "bench: $1 $2 GiB: $(secs "$t0" "$t1") s to the first chain line, QEMU RSS $rss MiB, peak $hwm MiB"
+    else
+        echo "bench: $1 $2 GiB: no chain line within $timeout s"
+    fi
+}
+
+if [ "$memmap" = bench ]; then
+    echo "boot: $("$emulator" --version | head -1), firmware $firmware, bench"
+    for size in 1 4 16; do
+        bench normal "$size"
+        bench spm "$size"
+    done
+    exit 0
+fi
 
 if [ "$memmap" = chain ]; then
     echo "boot: $("$emulator" --version | head -1), firmware $firmware, the driver's chain"
