@@ -3,7 +3,8 @@
 #   make demo     set up everything, then boot the example guest on the
 #                 embedded driver and show what it sees
 #   make check    set up everything, then run the libvirt suite, QEMU's
-#                 tests and the project's tests (guest boots included)
+#                 tests, the project's tests (guest boots included) and
+#                 the Debian packages' test (make check-debs)
 #   make build    fetch + patch + build libvirt, the reference QEMU,
 #                 SeaBIOS, the test guest and the sid root (QEMU 11.1)
 #   make tree     (re)create build/{libvirt,qemu,seabios} from the pinned
@@ -57,7 +58,7 @@ check-project: build
 	./tests/run.sh
 	./tests/boot-all.sh
 
-check: check-libvirt check-qemu check-project
+check: check-libvirt check-qemu check-project check-debs
 
 check-series: tree
 	./scripts/check-series.sh
