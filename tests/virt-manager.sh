@@ -1,0 +1,353 @@
+#!/bin/bash
+# virt-manager.sh: virt-manager with the series (build/virt-manager,
+# scripts/tree.sh virt-manager) against the patched libvirt of
+# build/libvirt-build:
+#
+# 1. virt-manager's own test suite (pytest), once on the pristine tree
+#    (tag "base") and once with the series, in the same environment.
+#    Prints "virt-manager: N passed, N failed, N skipped" for the series.
+#    The checks: no test fails that passes on base (this host's
+#    osinfo-db makes a few fail on both), the new memmapType tests pass,
+#    and test_checkprops passes (every XML property and command line
+#    sub-option is exercised).  The suite skips test_checkprops after any
+#    failure; a small plugin lets it run when the only failures are
+#    base's own.
+# 2. End to end on the embedded QEMU driver: virt-install defines and
+#    boots the test guest (build/guest) with an SPM cell 1 on the reference
+#    QEMU (TCG); the guest's E820 and SRAT for node 1 are checked;
+#    virt-xml --edit makes the cell normal again; the same virt-install
+#    command with Debian 12's QEMU 7.2 fails with virt-install's message
+#    and defines nothing.
+#
+# virt-install and virt-xml cannot open qemu:///embed by themselves: libvirt
+# requires an event loop of an embedded driver's client, and they register
+# none.  They run here in a python process that registers libvirt's default
+# event loop first (with-event-loop.py below), otherwise unchanged.  The
+# driver lives in that process, so virt-install runs with --wait -1: it
+# stays until the guest has powered itself off.
+#
+# Ends with "virt-manager-e2e: N passed, N failed" (all checks, suite ones
+# included); exit status 1 if any failed, 2 if something is missing.
+# $VM_E2E_TIMEOUT: seconds for the boot (default 300).  The temporary
+# directory (driver roots, logs) is kept when a check fails.
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/lib.sh"     # PATH with Debian's python3 first
+
+tree="$top/build/virt-manager"
+lvbuild="$top/build/libvirt-build"
+virsh="$lvbuild/tools/virsh"
+refqemu="$top/build/qemu-ref/bin/qemu-system-x86_64"
+debqemu=/usr/bin/qemu-system-x86_64
+guest="$top/build/guest"
+py=/usr/bin/python3
+timeout=${VM_E2E_TIMEOUT:-300}
+
+missing() { echo "virt-manager: $*" >&2; exit 2; }
+[ -d "$tree/.git" ] && git -C "$tree" rev-parse -q --verify base >/dev/null ||
+    missing "no $tree with tag base; run scripts/tree.sh virt-manager"
+[ -x "$virsh" ] && [ -f "$lvbuild/src/libvirt.so.0" ] ||
+    missing "no patched libvirt in $lvbuild; run 'make build'"
+[ -x "$refqemu" ] || missing "no reference QEMU $refqemu"
+[ -x "$debqemu" ] || missing "no $debqemu (Debian's qemu-system-x86)"
+
+# The python side: Debian's python3 and bindings, on the build's
+# libvirt.so.  LIBVIRT_DIR_OVERRIDE makes that libvirt take its driver
+# modules and data (cpu_map, ...) from the build tree, as libvirt's own
+# "run" script does; without it the test driver has no CPU map and
+# libvirt no QEMU driver.
+export LD_LIBRARY_PATH="$lvbuild/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export LIBVIRT_DIR_OVERRIDE=1
+export PYTHONDONTWRITEBYTECODE=1
+$py -c 'import libvirt, libxml2, pytest, gi
+gi.require_version("Libosinfo", "1.0")
+from gi.repository import Libosinfo' 2>/dev/null ||
+    missing "$py lacks modules; apt-get install --no-install-recommends" \
+        "python3-libvirt python3-libxml2 python3-gi gir1.2-libosinfo-1.0 python3-pytest python3-requests"
+libver=$($py -c 'import libvirt; v = libvirt.getVersion(); print("%d.%d.%d" % (v // 1000000, v // 1000 % 1000, v % 1000))')
+command -v xorriso >/dev/null ||
+    echo "virt-manager: no xorriso (virt-install's dependency): its tests fail on base too" >&2
+"$top/scripts/guest-assets.sh" || missing "no test guest (scripts/guest-assets.sh)"
+
+tmp=$(mktemp -d /tmp/vm-e2e.XXXXXX)    # short: QEMU's monitor socket is below it
+passed=0
+failed=0
+ok()   { passed=$((passed + 1)); echo "PASS: $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL: $1"; shift; printf '%s\n' "$@" | sed '/^$/d; s/^/    /'; }
+
+name=spm-e2e
+# A QEMU the guest's driver root left running (interrupted, timed out).
+stop_guest() {   # ROOT
+    local pidfile="$1/run/qemu/$name.pid"
+    [ ! -f "$pidfile" ] || kill "$(cat "$pidfile")" 2>/dev/null
+}
+cleanup() {
+    stop_guest "$tmp/ref"
+    stop_guest "$tmp/deb"
+    if [ "$failed" -eq 0 ]; then rm -rf "$tmp"; else echo "virt-manager: kept $tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+########################################################################
+# 1. The suite
+
+# Results of a pytest run, one line per test: OUTCOME<TAB>KEY<TAB>NODEID.
+# KEY names a test the same way in both trees: test_cli.py numbers its
+# cases in order (new cases renumber the rest), so a case is its command
+# line, with the tree's own path taken out.
+mkdir "$tmp/plugin"
+cat > "$tmp/plugin/vmresults.py" <<'EOF'
+import os
+
+import pytest
+
+_outcome = {}
+_key = {}
+_known = set()
+if os.environ.get("VM_KNOWN"):
+    with open(os.environ["VM_KNOWN"]) as f:
+        _known = {line.rstrip("\n") for line in f if line.strip()}
+
+
+def _keyof(item):
+    for cell in getattr(item.obj, "__closure__", None) or ():
+        cmdstr = getattr(cell.cell_contents, "cmdstr", None)
+        if cmdstr:
+            return "cli: " + cmdstr.replace(os.getcwd(), ".")
+    return item.nodeid
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        _key[item.nodeid] = _keyof(item)
+
+
+def pytest_runtest_logreport(report):
+    if report.failed:
+        _outcome[report.nodeid] = "failed"
+    elif report.skipped:
+        _outcome.setdefault(report.nodeid, "skipped")
+    elif report.when == "call":
+        _outcome.setdefault(report.nodeid, "passed")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    # tests/conftest.py skips test_checkprops after any failure; failures
+    # that happen without the series too say nothing about it
+    if os.path.basename(str(item.fspath)) != "test_checkprops.py":
+        return
+    failed = {_key[n] for n, o in _outcome.items() if o != "passed"}
+    if failed <= _known:
+        import tests.utils
+        tests.utils.TESTCONFIG.skip_checkprops = False
+
+
+def pytest_sessionfinish(session):
+    with open(os.environ["VM_RESULTS"], "w") as f:
+        for nodeid, outcome in _outcome.items():
+            f.write("%s\t%s\t%s\n" % (outcome, _key.get(nodeid, nodeid), nodeid))
+EOF
+
+# suite DIR NAME [KNOWN_FAILURES]: run the suite in DIR; results in
+# $tmp/NAME.results, output in $tmp/NAME.log
+suite() {
+    (cd "$1" && VM_RESULTS="$tmp/$2.results" VM_KNOWN="${3:-}" \
+        PYTHONPATH="$tmp/plugin" nice $py -m pytest -p no:cacheprovider \
+        -p vmresults -q -rfEs) > "$tmp/$2.log" 2>&1
+}
+counts() {   # RESULTS
+    awk -F'\t' '{n[$1]++} END {printf "%d passed, %d failed, %d skipped\n", n["passed"], n["failed"], n["skipped"]}' "$1"
+}
+keys() {     # RESULTS OUTCOME
+    awk -F'\t' -v o="$2" '$1 == o {print $2}' "$1" | sort -u
+}
+
+git clone -q --shared --no-checkout "$tree" "$tmp/base" &&
+    git -C "$tmp/base" checkout -q base ||
+    missing "cannot check out base of $tree"
+suite "$tmp/base" base
+{ keys "$tmp/base.results" failed; keys "$tmp/base.results" skipped; } |
+    sort -u > "$tmp/base.failed"
+suite "$tree" series "$tmp/base.failed"
+[ -s "$tmp/series.results" ] || missing "the suite did not run: $(tail -5 "$tmp/series.log")"
+
+echo "virt-manager: $(counts "$tmp/series.results")"
+echo "    without the series (base): $(counts "$tmp/base.results");" \
+    "$(git -C "$tree" rev-list --count base..HEAD) patches; libvirt $libver"
+
+new=$( { keys "$tmp/series.results" failed; keys "$tmp/series.results" skipped; } |
+    sort -u | comm -23 - "$tmp/base.failed")
+if [ -z "$new" ]; then
+    ok "suite: no test fails or skips that passes without the series ($(wc -l < "$tmp/base.failed") fail or skip on base too)"
+else
+    fail "suite: tests that pass without the series fail (see $tmp/series.log)" "$new"
+fi
+mine=$(grep -ci memmap "$tmp/series.results")
+bad=$(grep -i memmap "$tmp/series.results" | grep -v '^passed' | cut -f3)
+if [ "$mine" -gt 0 ] && [ -z "$bad" ]; then
+    ok "suite: the $mine memmapType tests pass"
+else
+    fail "suite: memmapType tests: $mine, not passing:" "$bad"
+fi
+props=$(grep -c '^passed.*test_checkprops\.py' "$tmp/series.results")
+if [ "$props" -eq 2 ]; then
+    ok "suite: test_checkprops passes (every XML property and sub-option tested)"
+else
+    fail "suite: test_checkprops did not pass" "$(grep test_checkprops "$tmp/series.results")"
+fi
+
+########################################################################
+# 2. End to end
+
+cat > "$tmp/with-event-loop.py" <<'EOF'
+# with-event-loop.py TOOL ARGS...: run virt-install or virt-xml from its
+# source tree in a process that runs libvirt's default event loop, which
+# libvirt requires of a qemu:///embed client
+import runpy
+import sys
+import threading
+
+import libvirt
+
+libvirt.virEventRegisterDefaultImpl()
+
+
+def loop():
+    while True:
+        libvirt.virEventRunDefaultImpl()
+
+
+threading.Thread(target=loop, daemon=True).start()
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+EOF
+
+# One embedded driver root per QEMU; QEMU's stderr to a file (no virtlogd).
+mkroot() {
+    mkdir -p "$tmp/$1/etc"
+    echo 'stdio_handler = "file"' > "$tmp/$1/etc/qemu.conf"
+}
+tool() {     # ROOT TOOL ARGS...
+    local root=$1 prog=$2
+    shift 2
+    (cd "$tree" && timeout "$timeout" nice $py "$tmp/with-event-loop.py" "./$prog" \
+        --connect "qemu:///embed?root=$tmp/$root" "$@")
+}
+vsh() {      # ROOT ARGS...
+    local root=$1
+    shift
+    "$virsh" -q -c "qemu:///embed?root=$tmp/$root" "$@" 2>&1
+}
+
+# The test guest: q35 under TCG with ACPI, 1 GiB in cell 0 with the CPU,
+# 1 GiB in cell 1 without CPUs; its /init prints E820 and SRAT, powers off.
+mib=1024
+install_args() {   # EMULATOR SERIAL_LOG
+    printf '%s\n' --name "$name" --virt-type qemu --machine q35 --osinfo generic \
+        --memory $((2 * mib)) --vcpus 1 \
+        --cpu "numa.cell0.cpus=0,numa.cell0.memory=$((mib * 1024)),numa.cell1.memory=$((mib * 1024)),numa.cell1.memmapType=spm" \
+        --features acpi=on \
+        --boot "emulator=$1,kernel=$guest/vmlinuz,initrd=$guest/initramfs.cpio.gz,kernel_args=console=ttyS0 quiet panic=-1" \
+        --import --disk none --network none --graphics none \
+        --serial "file,path=$2" --noautoconsole --wait -1
+}
+# Cell 1 in guest physical memory: all 2 GiB are below 4 GiB on q35 (less
+# than 2.75 GiB of RAM), cell 1's GiB right after cell 0's.
+start=$((mib << 20))
+last=$(((2 * mib << 20) - 1))
+e820="spm-test: BIOS-e820: [mem $(printf '0x%016x-0x%016x' "$start" "$last")]"
+srat="spm-test: ACPI: SRAT: Node 1 PXM 1 [mem $(printf '0x%08x-0x%08x' "$start" "$last")]"
+
+# What the two QEMUs offer, as their domcaps say: the reason for what follows.
+mkroot ref
+mkroot deb
+for q in ref:"$refqemu":spm deb:"$debqemu":normal; do
+    IFS=: read -r root emu want <<<"$q"
+    have=$(vsh "$root" domcapabilities --emulatorbin "$emu" --machine q35 --virttype qemu |
+        sed -n "/<enum name='memmapType'>/,/<\/enum>/s/.*<value>\(.*\)<\/value>.*/\1/p" | paste -sd, -)
+    case ",$have," in
+        *",$want,"*) ok "domcaps of $emu (q35): memmapType $have" ;;
+        *) fail "domcaps of $emu (q35): memmapType '$have', expected $want among them" ;;
+    esac
+done
+
+# 2a. virt-install defines and boots the SPM guest on the reference QEMU.
+log="$tmp/ref/$name.serial"
+mapfile -t args < <(install_args "$refqemu" "$log")
+echo "virt-install ${args[*]}" > "$tmp/ref-install.log"
+tool ref virt-install "${args[@]}" >> "$tmp/ref-install.log" 2>&1
+rc=$?
+if [ "$rc" -eq 0 ] && grep -q '^Domain creation completed' "$tmp/ref-install.log" &&
+    tr -d '\r' < "$log" 2>/dev/null | grep -q '^spm-test: end$'; then
+    ok "virt-install --cpu ...numa.cell1.memmapType=spm: defined, booted, guest reported and powered off"
+else
+    fail "virt-install on $refqemu: exit $rc" "$(grep -v ' : info : ' "$tmp/ref-install.log" | tail -15)" \
+        "serial console: $log"
+fi
+if grep -q 'memmap-type=spm' "$tmp/ref/log/qemu/$name.log" 2>/dev/null; then
+    ok "libvirt gave QEMU -numa ...memmap-type=spm for cell 1"
+else
+    fail "no memmap-type=spm on QEMU's command line" "$(grep -o -- '-numa [^ ]*' "$tmp/ref/log/qemu/$name.log" 2>&1)"
+fi
+if tr -d '\r' < "$log" 2>/dev/null | grep -qE "^$(printf '%s' "$e820" | sed 's/[][]/\\&/g') +soft reserved$"; then
+    ok "guest E820: node 1 [$(printf '0x%x-0x%x' "$start" "$last")] soft reserved"
+else
+    fail "guest E820: no '$e820 soft reserved'" "$(tr -d '\r' < "$log" 2>&1 | grep 'BIOS-e820')"
+fi
+if tr -d '\r' < "$log" 2>/dev/null | grep -qxF "$srat"; then
+    ok "guest SRAT: ${srat#spm-test: }"
+else
+    fail "guest SRAT: no '${srat#spm-test: }'" "$(tr -d '\r' < "$log" 2>&1 | grep 'SRAT')"
+fi
+state=$(vsh ref domstate "$name")
+cell1=$(vsh ref dumpxml "$name" | grep "<cell id='1'")
+if [ "$state" = "shut off" ] && [[ $cell1 == *"memmapType='spm'"* ]]; then
+    ok "persistent definition, shut off: ${cell1#"${cell1%%[! ]*}"}"
+else
+    fail "definition after virt-install: state '$state', cell 1: '$cell1'"
+fi
+
+# 2b. virt-xml --edit changes the definition.
+tool ref virt-xml "$name" --edit --cpu numa.cell1.memmapType=normal > "$tmp/ref-xml.log" 2>&1
+rc=$?
+cell1=$(vsh ref dumpxml "$name" | grep "<cell id='1'")
+if [ "$rc" -eq 0 ] && [[ $cell1 == *"memmapType='normal'"* ]]; then
+    ok "virt-xml --edit --cpu numa.cell1.memmapType=normal: ${cell1#"${cell1%%[! ]*}"}"
+else
+    fail "virt-xml --edit: exit $rc, cell 1: '$cell1'" "$(grep -v ' : info : ' "$tmp/ref-xml.log" | tail -5)"
+fi
+
+left=$(pgrep -af -- "-name guest=$name," || true)
+if [ -z "$left" ]; then
+    ok "no QEMU left running"
+else
+    fail "QEMU left running" "$left"
+fi
+
+# 2c. The same command on Debian 12's QEMU: refused by virt-install before
+# anything is defined, naming the value, the cell and what the host has.
+log="$tmp/deb/$name.serial"
+mapfile -t args < <(install_args "$debqemu" "$log")
+echo "virt-install ${args[*]}" > "$tmp/deb-install.log"
+tool deb virt-install "${args[@]}" >> "$tmp/deb-install.log" 2>&1
+rc=$?
+msg=$(grep '^ERROR' "$tmp/deb-install.log")
+want="NUMA cell 1: memmapType 'spm' is not supported by this host (emulator $debqemu, machine pc-q35-"
+if [ "$rc" -ne 0 ] && [[ $msg == "ERROR    $want"*"). Supported values: normal" ]]; then
+    ok "virt-install on $debqemu refused: ${msg#ERROR    }"
+else
+    fail "virt-install on $debqemu: exit $rc, expected '$want...). Supported values: normal'" \
+        "$(grep -v ' : info : ' "$tmp/deb-install.log" | tail -5)"
+fi
+defined=$(vsh deb list --all --name)
+if [ -z "$defined" ] && [ ! -e "$tmp/deb/etc/qemu/$name.xml" ] && [ ! -e "$log" ]; then
+    ok "nothing defined or started on $debqemu"
+else
+    fail "on $debqemu: defined '$defined'" "$(ls "$tmp/deb/etc/qemu" "$log" 2>&1)"
+fi
+
+echo "virt-manager-e2e: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
