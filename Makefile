@@ -7,7 +7,7 @@
 #                 the Debian packages' test (make check-debs)
 #   make build    fetch + patch + build libvirt, the reference QEMU,
 #                 SeaBIOS, the test guest and the sid root (QEMU 11.1)
-#   make tree     (re)create build/{libvirt,qemu,seabios} from the pinned
+#   make tree     (re)create build/{libvirt,qemu,seabios,virt-manager} from the pinned
 #                 sources + series
 #   make patches  export the trees' commits back to */patches/
 #   make check-series  build and test every libvirt patch in turn
@@ -18,13 +18,14 @@
 
 SHELL := /bin/bash
 .PHONY: demo check build tree patches deps libvirt qemu seabios guest sid-root \
-	check-libvirt check-qemu check-project check-series bench debs check-debs clean
+	check-libvirt check-qemu check-project check-virt-manager check-series bench \
+	debs check-debs clean
 
 deps:
 	./scripts/deps.sh
 
 tree: deps
-	./scripts/tree.sh libvirt qemu seabios
+	./scripts/tree.sh libvirt qemu seabios virt-manager
 
 patches:
 	./scripts/patches.sh
@@ -58,7 +59,11 @@ check-project: build
 	./tests/run.sh
 	./tests/boot-all.sh
 
-check: check-libvirt check-qemu check-project check-debs
+# virt-manager's suite with its series, virt-install/virt-xml end to end
+check-virt-manager: build
+	./tests/virt-manager.sh
+
+check: check-libvirt check-qemu check-project check-virt-manager check-debs
 
 check-series: tree
 	./scripts/check-series.sh

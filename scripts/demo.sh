@@ -96,3 +96,19 @@ accelerator() {     # EMULATOR
 demo ref "reference QEMU (-numa memmap-type)" "$top/build/qemu-ref/bin/qemu-system-x86_64"
 demo sid "Debian's QEMU 11.1 (-device sp-mem)" "$top/scripts/qemu-sid" "$guest/OVMF.fd"
 demo stock "Debian 12's QEMU (neither mechanism)" /usr/bin/qemu-system-x86_64
+
+# virt-install (virt-manager with its series) writes such a cell from the
+# command line: --print-xml on the reference QEMU's embedded driver (an
+# embedded driver's client needs an event loop: scripts/with-event-loop.py).
+echo "======== virt-install --cpu ...,numa.cell1.memmapType=spm --print-xml (reference QEMU)"
+root="$top/build/embed-demo/virt-install"
+rm -rf "$root" && mkdir -p "$root"
+(cd "$top/build/virt-manager" &&
+    LD_LIBRARY_PATH="$top/build/libvirt-build/src" LIBVIRT_DIR_OVERRIDE=1 PYTHONDONTWRITEBYTECODE=1 \
+    /usr/bin/python3 "$top/scripts/with-event-loop.py" ./virt-install \
+        --connect "qemu:///embed?root=$root" --name spm-demo --virt-type qemu --machine q35 \
+        --osinfo generic --memory 3072 --vcpus 2 --import --disk none --network none \
+        --graphics none --features acpi=on \
+        --boot emulator="$top/build/qemu-ref/bin/qemu-system-x86_64" \
+        --cpu numa.cell0.cpus=0-1,numa.cell0.memory=2097152,numa.cell1.memory=1048576,numa.cell1.memmapType=spm \
+        --print-xml) | sed -n '/<numa>/,/<\/numa>/p'

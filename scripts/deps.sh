@@ -24,6 +24,10 @@ apt_install \
 # QEMU 10.2 needs meson >= 1.5: bookworm-backports has 1.7 (libvirt is
 # fine with it too)
 apt_install -t bookworm-backports meson
+# virt-manager's suite and virt-install (tests/virt-manager.sh)
+apt_install \
+    python3-libvirt python3-libxml2 python3-gi gir1.2-libosinfo-1.0 \
+    python3-requests xorriso
 # the reference QEMU (x86_64-softmmu, its option ROMs and qtests), SeaBIOS
 apt_install \
     libpixman-1-dev libslirp-dev libfdt-dev flex bison python3-venv \

@@ -22,7 +22,7 @@
 # virt-install and virt-xml cannot open qemu:///embed by themselves: libvirt
 # requires an event loop of an embedded driver's client, and they register
 # none.  They run here in a python process that registers libvirt's default
-# event loop first (with-event-loop.py below), otherwise unchanged.  The
+# event loop first (scripts/with-event-loop.py), otherwise unchanged.  The
 # driver lives in that process, so virt-install runs with --wait -1: it
 # stays until the guest has powered itself off.
 #
@@ -60,7 +60,7 @@ missing() { echo "virt-manager: $*" >&2; exit 2; }
 export LD_LIBRARY_PATH="$lvbuild/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export LIBVIRT_DIR_OVERRIDE=1
 export PYTHONDONTWRITEBYTECODE=1
-$py -c 'import libvirt, libxml2, pytest, gi
+$py -c 'import libvirt, libxml2, pytest, requests, gi
 gi.require_version("Libosinfo", "1.0")
 from gi.repository import Libosinfo' 2>/dev/null ||
     missing "$py lacks modules; apt-get install --no-install-recommends" \
@@ -96,7 +96,7 @@ trap 'exit 1' INT TERM
 # Results of a pytest run, one line per test: OUTCOME<TAB>KEY<TAB>NODEID.
 # KEY names a test the same way in both trees: test_cli.py numbers its
 # cases in order (new cases renumber the rest), so a case is its command
-# line, with the tree's own path taken out.
+# line on one line, with the tree's own path taken out.
 mkdir "$tmp/plugin"
 cat > "$tmp/plugin/vmresults.py" <<'EOF'
 import os
@@ -115,7 +115,7 @@ def _keyof(item):
     for cell in getattr(item.obj, "__closure__", None) or ():
         cmdstr = getattr(cell.cell_contents, "cmdstr", None)
         if cmdstr:
-            return "cli: " + cmdstr.replace(os.getcwd(), ".")
+            return "cli: " + " ".join(cmdstr.replace(os.getcwd(), ".").split())
     return item.nodeid
 
 
@@ -202,28 +202,6 @@ fi
 ########################################################################
 # 2. End to end
 
-cat > "$tmp/with-event-loop.py" <<'EOF'
-# with-event-loop.py TOOL ARGS...: run virt-install or virt-xml from its
-# source tree in a process that runs libvirt's default event loop, which
-# libvirt requires of a qemu:///embed client
-import runpy
-import sys
-import threading
-
-import libvirt
-
-libvirt.virEventRegisterDefaultImpl()
-
-
-def loop():
-    while True:
-        libvirt.virEventRunDefaultImpl()
-
-
-threading.Thread(target=loop, daemon=True).start()
-sys.argv = sys.argv[1:]
-runpy.run_path(sys.argv[0], run_name="__main__")
-EOF
 
 # One embedded driver root per QEMU; QEMU's stderr to a file (no virtlogd).
 mkroot() {
@@ -233,7 +211,7 @@ mkroot() {
 tool() {     # ROOT TOOL ARGS...
     local root=$1 prog=$2
     shift 2
-    (cd "$tree" && timeout "$timeout" nice $py "$tmp/with-event-loop.py" "./$prog" \
+    (cd "$tree" && timeout "$timeout" nice $py "$top/scripts/with-event-loop.py" "./$prog" \
         --connect "qemu:///embed?root=$tmp/$root" "$@")
 }
 vsh() {      # ROOT ARGS...
@@ -254,6 +232,7 @@ install_args() {   # EMULATOR SERIAL_LOG
         --import --disk none --network none --graphics none \
         --serial "file,path=$2" --noautoconsole --wait -1
 }
+serial_log() { [ ! -f "$log" ] || tr -d '\r' < "$log"; }    # the guest's serial log
 # Cell 1 in guest physical memory: all 2 GiB are below 4 GiB on q35 (less
 # than 2.75 GiB of RAM), cell 1's GiB right after cell 0's.
 start=$((mib << 20))
@@ -281,7 +260,7 @@ echo "virt-install ${args[*]}" > "$tmp/ref-install.log"
 tool ref virt-install "${args[@]}" >> "$tmp/ref-install.log" 2>&1
 rc=$?
 if [ "$rc" -eq 0 ] && grep -q '^Domain creation completed' "$tmp/ref-install.log" &&
-    tr -d '\r' < "$log" 2>/dev/null | grep -q '^spm-test: end$'; then
+    serial_log | grep -q '^spm-test: end$'; then
     ok "virt-install --cpu ...numa.cell1.memmapType=spm: defined, booted, guest reported and powered off"
 else
     fail "virt-install on $refqemu: exit $rc" "$(grep -v ' : info : ' "$tmp/ref-install.log" | tail -15)" \
@@ -292,15 +271,15 @@ if grep -q 'memmap-type=spm' "$tmp/ref/log/qemu/$name.log" 2>/dev/null; then
 else
     fail "no memmap-type=spm on QEMU's command line" "$(grep -o -- '-numa [^ ]*' "$tmp/ref/log/qemu/$name.log" 2>&1)"
 fi
-if tr -d '\r' < "$log" 2>/dev/null | grep -qE "^$(printf '%s' "$e820" | sed 's/[][]/\\&/g') +soft reserved$"; then
+if serial_log | grep -qE "^$(printf '%s' "$e820" | sed 's/[][]/\\&/g') +soft reserved$"; then
     ok "guest E820: node 1 [$(printf '0x%x-0x%x' "$start" "$last")] soft reserved"
 else
-    fail "guest E820: no '$e820 soft reserved'" "$(tr -d '\r' < "$log" 2>&1 | grep 'BIOS-e820')"
+    fail "guest E820: no '$e820 soft reserved'" "$(serial_log | grep 'BIOS-e820')"
 fi
-if tr -d '\r' < "$log" 2>/dev/null | grep -qxF "$srat"; then
+if serial_log | grep -qxF "$srat"; then
     ok "guest SRAT: ${srat#spm-test: }"
 else
-    fail "guest SRAT: no '${srat#spm-test: }'" "$(tr -d '\r' < "$log" 2>&1 | grep 'SRAT')"
+    fail "guest SRAT: no '${srat#spm-test: }'" "$(serial_log | grep 'SRAT')"
 fi
 state=$(vsh ref domstate "$name")
 cell1=$(vsh ref dumpxml "$name" | grep "<cell id='1'")
