@@ -25,30 +25,8 @@ command -v cpio >/dev/null || {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends cpio >/dev/null
 }
 
-# deb PACKAGE: path of the pinned, verified .deb in build/dl (downloaded if
-# needed).  apt-get names the file with the epoch's ':' escaped as %3a.
-deb() {
-    read -r pkg ver sum <<EOF
-$(awk -v p="$1" '$1 == p' "$pins")
-EOF
-    [ -n "$sum" ] || { echo "guest-assets: no pin for $1 in $pins" >&2; exit 1; }
-    file="${pkg}_$(echo "$ver" | sed 's/:/%3a/')_*.deb"
-    f=$(find "$dl" -maxdepth 1 -name "$file")
-    if [ -z "$f" ] || ! echo "$sum  $f" | sha256sum -c --status; then
-        rm -f "$f"
-        # Sandboxing as _apt fails on a root-owned build tree: download as root.
-        get="apt-get -q -o APT::Sandbox::User=root -o Acquire::Check-Valid-Until=false download $pkg=$ver"
-        # The version may be missing from lists never updated: refresh once.
-        (cd "$dl" && $get >&2) ||
-            { "$top/scripts/apt-setup.sh" >&2 && (cd "$dl" && $get >&2); }
-        f=$(find "$dl" -maxdepth 1 -name "$file")
-    fi
-    echo "$sum  $f" | sha256sum -c --quiet >&2 || {
-        echo "guest-assets: checksum mismatch for $pkg $ver" >&2
-        exit 1
-    }
-    echo "$f"
-}
+# deb PACKAGE: the pinned .deb (scripts/lib.sh)
+deb() { pinned_deb "$pins" "$1"; }
 
 mkdir -p "$dl" "$out"
 tmp=$(mktemp -d "$top/build/guest-assets.XXXXXX")

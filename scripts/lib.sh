@@ -16,3 +16,31 @@ series_hash() {
 # Debian's python3 (with python3-pytest) and tools, not whatever an
 # interactive setup (pyenv, ...) puts first in PATH.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+
+# pinned_deb PINS PACKAGE: path of the .deb of PACKAGE pinned in the file
+# PINS ("package version sha256" lines), verified, in build/dl (downloaded
+# if needed).  apt-get names the file with the epoch's ':' escaped as %3a.
+pinned_deb() {
+    local pkg ver sum file f get dl="$top/build/dl"
+    read -r pkg ver sum <<EOF
+$(awk -v p="$2" '$1 == p' "$1")
+EOF
+    [ -n "$sum" ] || { echo "pinned_deb: no pin for $2 in $1" >&2; exit 1; }
+    file="${pkg}_$(echo "$ver" | sed 's/:/%3a/')_*.deb"
+    mkdir -p "$dl"
+    f=$(find "$dl" -maxdepth 1 -name "$file")
+    if [ -z "$f" ] || ! echo "$sum  $f" | sha256sum -c --status; then
+        rm -f "$f"
+        # Sandboxing as _apt fails on a root-owned build tree: download as root.
+        get="apt-get -q -o APT::Sandbox::User=root -o Acquire::Check-Valid-Until=false download $pkg=$ver"
+        # The version may be missing from lists never updated: refresh once.
+        (cd "$dl" && $get >&2) ||
+            { "$top/scripts/apt-setup.sh" >&2 && (cd "$dl" && $get >&2); }
+        f=$(find "$dl" -maxdepth 1 -name "$file")
+    fi
+    echo "$sum  $f" | sha256sum -c --quiet >&2 || {
+        echo "pinned_deb: checksum mismatch for $pkg $ver" >&2
+        exit 1
+    }
+    echo "$f"
+}

@@ -6,8 +6,8 @@
 # 1. virt-manager's own test suite (pytest), once on the pristine tree
 #    (tag "base") and once with the series, in the same environment.
 #    Prints "virt-manager: N passed, N failed, N skipped" for the series.
-#    The checks: no test fails that passes on base (this host's
-#    osinfo-db makes a few fail on both), the new memmapType tests pass,
+#    The checks: no test fails that passes on base (with trixie's
+#    osinfo-db, sources/virt-manager-test, none fails), the new tests pass,
 #    and test_checkprops passes (every XML property and command line
 #    sub-option is exercised).  The suite skips test_checkprops after any
 #    failure; a small plugin lets it run when the only failures are
@@ -69,6 +69,13 @@ libver=$($py -c 'import libvirt; v = libvirt.getVersion(); print("%d.%d.%d" % (v
 command -v xorriso >/dev/null ||
     echo "virt-manager: no xorriso (virt-install's dependency): its tests fail on base too" >&2
 "$top/scripts/guest-assets.sh" || missing "no test guest (scripts/guest-assets.sh)"
+# trixie's osinfo-db (sources/virt-manager-test), unpacked, not installed
+osinfo="$top/build/osinfo-db"
+deb=$(pinned_deb "$top/sources/virt-manager-test" osinfo-db) || missing "no osinfo-db"
+if [ "$(cat "$osinfo.stamp" 2>/dev/null)" != "$deb" ]; then
+    rm -rf "$osinfo" && dpkg-deb -x "$deb" "$osinfo" && echo "$deb" > "$osinfo.stamp"
+fi
+export OSINFO_SYSTEM_DIR="$osinfo/usr/share/osinfo"
 
 tmp=$(mktemp -d /tmp/vm-e2e.XXXXXX)    # short: QEMU's monitor socket is below it
 passed=0
