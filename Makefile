@@ -7,25 +7,27 @@
 #                 the Debian packages' test (make check-debs)
 #   make build    fetch + patch + build libvirt, the reference QEMU,
 #                 SeaBIOS, the test guest and the sid root (QEMU 11.1)
-#   make tree     (re)create build/{libvirt,qemu,seabios,virt-manager} from the pinned
-#                 sources + series
+#   make tree     (re)create build/{libvirt,qemu,seabios,virt-manager,nova,os-traits}
+#                 from the pinned sources + series
 #   make patches  export the trees' commits back to */patches/
 #   make check-series  build and test every libvirt patch in turn
 #   make bench    boot time and QEMU memory: SPM vs normal node of 1/4/16 GiB
 #   make debs     Debian trixie packages of libvirt with the series (build/debs)
 #   make check-debs  those packages installed by apt in a trixie root: a real
 #                 libvirtd runs an SPM guest on trixie-backports' QEMU 11.1
+#   make check-nova  Nova's unit and functional tests (stestr) with the Nova
+#                 and os-traits series, and without, in a trixie root
 
 SHELL := /bin/bash
 .PHONY: demo check build tree patches deps libvirt qemu seabios guest sid-root \
-	check-libvirt check-qemu check-project check-virt-manager check-series bench \
-	debs check-debs clean
+	check-libvirt check-qemu check-project check-virt-manager check-nova \
+	check-series bench debs check-debs clean
 
 deps:
 	./scripts/deps.sh
 
 tree: deps
-	./scripts/tree.sh libvirt qemu seabios virt-manager
+	./scripts/tree.sh libvirt qemu seabios virt-manager nova os-traits
 
 patches:
 	./scripts/patches.sh
@@ -63,7 +65,12 @@ check-project: build
 check-virt-manager: build
 	./tests/virt-manager.sh
 
-check: check-libvirt check-qemu check-project check-virt-manager check-debs
+# Nova's tests with the Nova and os-traits series (fakelibvirt, as Nova's
+# own functional tests do; no libvirt build needed)
+check-nova: tree
+	./tests/nova.sh
+
+check: check-libvirt check-qemu check-project check-virt-manager check-nova check-debs
 
 check-series: tree
 	./scripts/check-series.sh

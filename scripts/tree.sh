@@ -1,8 +1,10 @@
 #!/bin/sh
 # tree.sh NAME...: build/NAME becomes a git work tree of the pinned Debian
 # source described by sources/NAME (tag "base": the orig tarball, or the
-# dpkg-source unpacked package with Debian's patches applied) with the
-# project's series for it applied on top as commits.
+# dpkg-source unpacked package with Debian's patches applied, and what an
+# "overlay" binary package of sources/NAME installs, where the archive has
+# lost the pinned revision's source) with the project's series for it
+# applied on top as commits.
 #
 # A tree is only recreated when its pinned source or exported patches
 # changed since it was made; it is never thrown away while it holds commits
@@ -45,6 +47,9 @@ make_tree() {
         }
         rm -rf "$tree.tmp/src/.pc"     # quilt state; the patches stay applied
         ;;
+    '')
+        mkdir "$tree.tmp/src"
+        ;;
     *)
         tar --no-same-owner -xf "$src" -C "$tree.tmp"
         mv "$tree.tmp"/* "$tree.tmp/src"
@@ -63,7 +68,26 @@ make_tree() {
     fi
     git init -q -b master
     git -c advice.addEmbeddedRepo=false add -A
-    git commit -q -m "$1: pristine $(basename "$src")"
+    if [ -n "$src" ]; then
+        git commit -q -m "$1: pristine $(basename "$src")"
+    fi
+    overlay=$(. "$top/sources/$1" && echo "${overlay:-}")
+    if [ -n "$overlay" ]; then
+        # "package version sha256 dir-in-deb dir-in-tree": the directory
+        # as the binary package installs it replaces the tree's.
+        read -r opkg over osum ofrom oto <<EOF
+$overlay
+EOF
+        echo "$opkg $over $osum" > "$tree/.git/overlay-pin"
+        deb=$(pinned_deb "$tree/.git/overlay-pin" "$opkg")
+        rm -rf "$tree/.git/overlay" "${tree:?}/$oto"
+        dpkg-deb -x "$deb" "$tree/.git/overlay"
+        mv "$tree/.git/overlay/$ofrom" "$tree/$oto"
+        rm -rf "$tree/.git/overlay" "$tree/.git/overlay-pin"
+        find "$tree/$oto" -name __pycache__ -prune -exec rm -rf {} +
+        git add -A
+        git commit -q --allow-empty -m "$oto/ as $opkg $over installs it"
+    fi
     git tag base
 
     while read -r p; do
