@@ -17,11 +17,12 @@
 #                 libvirtd runs an SPM guest on trixie-backports' QEMU 11.1
 #   make check-nova  Nova's unit and functional tests (stestr) with the Nova
 #                 and os-traits series, and without, in a trixie root
+#   make check-valgrind  the libvirt tests of the series under valgrind
 
 SHELL := /bin/bash
 .PHONY: demo check build tree patches deps libvirt qemu seabios guest sid-root \
 	check-libvirt check-qemu check-project check-virt-manager check-nova \
-	check-series bench debs check-debs clean
+	check-series check-valgrind bench debs check-debs clean
 
 deps:
 	./scripts/deps.sh
@@ -60,6 +61,12 @@ check-qemu: qemu
 check-project: build
 	./tests/run.sh
 	./tests/boot-all.sh
+	./tests/daemon.sh
+
+# the libvirt tests that exercise the series under libvirt's valgrind setup
+# (about N minutes; not in make check)
+check-valgrind: libvirt
+	./scripts/check-valgrind.sh
 
 # virt-manager's suite with its series, virt-install/virt-xml end to end
 check-virt-manager: build
