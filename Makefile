@@ -18,11 +18,12 @@
 #   make check-nova  Nova's unit and functional tests (stestr) with the Nova
 #                 and os-traits series, and without, in a trixie root
 #   make check-valgrind  the libvirt tests of the series under valgrind
+#   make check-asan  libvirt built with ASan+UBSan, its whole suite
 
 SHELL := /bin/bash
 .PHONY: demo check build tree patches deps libvirt qemu seabios guest sid-root \
 	check-libvirt check-qemu check-project check-virt-manager check-nova \
-	check-series check-valgrind bench debs check-debs clean
+	check-series check-valgrind check-asan bench debs check-debs clean
 
 deps:
 	./scripts/deps.sh
@@ -63,10 +64,13 @@ check-project: build
 	./tests/boot-all.sh
 	./tests/daemon.sh
 
-# the libvirt tests that exercise the series under libvirt's valgrind setup
-# (about N minutes; not in make check)
+# the libvirt tests that exercise the series under libvirt's valgrind setup,
+# and the whole suite with ASan+UBSan: too long for make check
 check-valgrind: libvirt
 	./scripts/check-valgrind.sh
+
+check-asan: tree
+	./scripts/check-asan.sh
 
 # virt-manager's suite with its series, virt-install/virt-xml end to end
 check-virt-manager: build
