@@ -3,8 +3,9 @@
 #   make demo     set up everything, then boot the example guest on the
 #                 embedded driver and show what it sees
 #   make check    set up everything, then run the libvirt suite, QEMU's
-#                 tests, the project's tests (guest boots included) and
-#                 the Debian packages' test (make check-debs)
+#                 tests, the project's tests (guest boots and daemon fault
+#                 tests included), virt-manager's and Nova's suites with
+#                 their series and the Debian packages' test (make check-debs)
 #   make build    fetch + patch + build libvirt, the reference QEMU,
 #                 SeaBIOS, the test guest and the sid root (QEMU 11.1)
 #   make tree     (re)create build/{libvirt,qemu,seabios,virt-manager,nova,os-traits}
