@@ -32,7 +32,7 @@ nice ninja -C "$bld" >"$top/build/asan-ninja.log" 2>&1 || {
     exit 1
 }
 t1=$(date +%s)
-export ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1:detect_odr_violation=0
+export ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1
 rc=0
 (cd "$bld" && meson test --no-rebuild --num-processes "$(nproc)" \
