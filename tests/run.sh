@@ -271,7 +271,12 @@ session_open "$work/sid-infonuma.log"
 session_run define "$work/sid-boot.xml"
 session_run start --paused spm-guest
 session_run qemu-monitor-command spm-guest --hmp info numa
-session_run domstate --reason spm-guest
+# libvirt sees QEMU's end a moment after the monitor command's error
+for i in $(seq 20); do
+    session_run domstate --reason spm-guest
+    grep -q "^shut off" "$vlog" && break
+    sleep 0.5
+done
 session_run dumpxml --inactive spm-guest
 session_run start --paused spm-guest
 session_run domstate spm-guest
