@@ -38,17 +38,14 @@ rc=0
 (cd "$bld" && meson test --no-rebuild --num-processes "$(nproc)" \
     --timeout-multiplier 4 --print-errorlogs) >"$log" 2>&1 || rc=$?
 t2=$(date +%s)
-sed -n '/^Ok:/,/^Timeout:/p' "$log"
-ok=$(awk '/^Ok:/ {print $2}' "$log")
-fail=$(awk '/^Fail:/ {f=$2} /^Unexpected Pass:/ {f+=$3} /^Timeout:/ {f+=$2} END {print f+0}' "$log")
-skip=$(awk '/^Skipped:/ {print $2}' "$log")
+counts=$(meson_counts "$log")
 # all tests' output (meson prints that of failed tests only)
 tlog="$bld/meson-logs/testlog.txt"
 asan=$(grep -c 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer' "$tlog" || true)
 grep -v '^#' "$top/tests/sanitizers/known-libvirt.txt" | sed '/^$/d' > "$bld/known.txt"
 ubsan=$(grep -c 'runtime error:' "$tlog" || true)
 unknown=$(grep 'runtime error:' "$tlog" | sed 's/^ *//' | grep -v -F -f "$bld/known.txt" || true)
-echo "asan: ${ok:-0} passed, ${fail:-0} failed, ${skip:-0} skipped (ASan/LSan reports: $asan; UBSan reports: $ubsan, $(printf '%s' "$unknown" | grep -c . || true) not known as libvirt's own; build $((t1 - t0)) s, suite $((t2 - t1)) s)"
+echo "asan: $counts (ASan/LSan reports: $asan; UBSan reports: $ubsan, $(printf '%s' "$unknown" | grep -c . || true) not known as libvirt's own; build $((t1 - t0)) s, suite $((t2 - t1)) s)"
 [ -z "$unknown" ] || { printf '%s\n' "$unknown" >&2; rc=1; }
 [ "$rc" -eq 0 ] || echo "check-asan: see $log" >&2
 exit "$rc"

@@ -10,11 +10,8 @@ rc=0
 meson test --no-rebuild --num-processes "$(nproc)" --print-errorlogs >"$log" 2>&1 || rc=$?
 # meson's own summary (Ok/Fail/Skipped lines), then one line a CI reader
 # can count on.
-sed -n '/^Ok:/,/^Timeout:/p' "$log"
-ok=$(awk '/^Ok:/ {print $2}' "$log")
-fail=$(awk '/^Fail:/ {f=$2} /^Unexpected Pass:/ {f+=$3} /^Timeout:/ {f+=$2} END {print f+0}' "$log")
-skip=$(awk '/^Skipped:/ {print $2}' "$log")
-echo "libvirt: ${ok:-0} passed, ${fail:-0} failed, ${skip:-0} skipped"
+counts=$(meson_counts "$log")
+echo "libvirt: $counts"
 if [ "$rc" -ne 0 ]; then
     grep -E '^ *[0-9]+/[0-9]+ .*(FAIL|ERROR|TIMEOUT)' "$log" >&2 || true
     echo "check-libvirt: see $log" >&2

@@ -20,12 +20,10 @@ rc=0
 meson test --no-rebuild --setup valgrind --timeout-multiplier 40 \
     --num-processes "$(nproc)" --print-errorlogs $tests >"$log" 2>&1 || rc=$?
 t1=$(date +%s)
-sed -n '/^Ok:/,/^Timeout:/p' "$log"
-ok=$(awk '/^Ok:/ {print $2}' "$log")
-fail=$(awk '/^Fail:/ {f=$2} /^Timeout:/ {f+=$2} END {print f+0}' "$log")
+counts=$(meson_counts "$log")
 # what memcheck reported (nothing, when all is clean: the setup runs it --quiet)
 errs=$(grep -c '== ERROR SUMMARY: [1-9]' "$log" || true)
 leaks=$(grep -c '== *definitely lost: [1-9]' "$log" || true)
-echo "valgrind: ${ok:-0} passed, ${fail:-0} failed ($tests; memcheck error summaries with errors: $errs, definite leaks: $leaks; $((t1 - t0)) s)"
+echo "valgrind: $counts ($tests; memcheck error summaries with errors: $errs, definite leaks: $leaks; $((t1 - t0)) s)"
 [ "$rc" -eq 0 ] || echo "check-valgrind: see $log" >&2
 exit "$rc"

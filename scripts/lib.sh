@@ -44,3 +44,13 @@ EOF
     }
     echo "$f"
 }
+
+# meson_counts LOG: "N passed, N failed, N skipped" of a "meson test" run
+# whose output is LOG (failed counts unexpected passes and timeouts too),
+# after meson's own summary lines.
+meson_counts() {
+    sed -n '/^Ok:/,/^Timeout:/p' "$1" >&2
+    awk '/^Ok:/ {ok = $2} /^Fail:/ {f += $2} /^Unexpected Pass:/ {f += $3}
+         /^Timeout:/ {f += $2} /^Skipped:/ {s = $2}
+         END {printf "%d passed, %d failed, %d skipped\n", ok, f, s}' "$1"
+}
