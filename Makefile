@@ -2,10 +2,11 @@
 #
 #   make demo     set up everything, then boot the example guest on the
 #                 embedded driver and show what it sees
-#   make check    set up everything, then run the libvirt suite, QEMU's
-#                 tests, the project's tests (guest boots and daemon fault
-#                 tests included), virt-manager's and Nova's suites with
-#                 their series and the Debian packages' test (make check-debs)
+#   make check    set up everything, then run the libvirt suite and its
+#                 fuzz target (make check-fuzz), QEMU's tests, the project's
+#                 tests (guest boots and daemon fault tests included),
+#                 virt-manager's and Nova's suites with their series and the
+#                 Debian packages' test (make check-debs)
 #   make build    fetch + patch + build libvirt, the reference QEMU,
 #                 SeaBIOS, the test guest and the sid root (QEMU 11.1)
 #   make tree     (re)create build/{libvirt,qemu,seabios,virt-manager,nova,os-traits}
@@ -20,11 +21,15 @@
 #                 and os-traits series, and without, in a trixie root
 #   make check-valgrind  the libvirt tests of the series under valgrind
 #   make check-asan  libvirt built with ASan+UBSan, its whole suite
+#   make check-fuzz  the series' libFuzzer target (clang, ASan+UBSan): seed
+#                 runs, then 20 s of fuzzing per capabilities set (FUZZ_TIME=N)
+#   make fuzz-campaign  the same, 1,000,000 executions per set (FUZZ_RUNS=N)
 
 SHELL := /bin/bash
 .PHONY: demo check build tree patches deps libvirt qemu seabios guest sid-root \
 	check-libvirt check-qemu check-project check-virt-manager check-nova \
-	check-series check-valgrind check-asan bench debs check-debs clean
+	check-series check-valgrind check-asan check-fuzz fuzz-campaign bench debs \
+	check-debs clean
 
 deps:
 	./scripts/deps.sh
@@ -73,6 +78,13 @@ check-valgrind: libvirt
 check-asan: tree
 	./scripts/check-asan.sh
 
+# clang + libFuzzer build of the series (build/libvirt-fuzz), ~7 min
+check-fuzz: tree
+	./scripts/check-fuzz.sh
+
+fuzz-campaign: tree
+	FUZZ_RUNS=$${FUZZ_RUNS:-1000000} ./scripts/check-fuzz.sh
+
 # virt-manager's suite with its series, virt-install/virt-xml end to end
 check-virt-manager: build
 	./tests/virt-manager.sh
@@ -82,7 +94,7 @@ check-virt-manager: build
 check-nova: tree
 	./tests/nova.sh
 
-check: check-libvirt check-qemu check-project check-virt-manager check-nova check-debs
+check: check-libvirt check-fuzz check-qemu check-project check-virt-manager check-nova check-debs
 
 check-series: tree
 	./scripts/check-series.sh

@@ -21,6 +21,9 @@ apt_install \
     libdevmapper-dev libblkid-dev libreadline-dev libacl1-dev libattr1-dev \
     libselinux1-dev gettext bash-completion \
     qemu-system-x86 qemu-utils
+# the libFuzzer target (scripts/check-fuzz.sh): clang, its sanitizer and
+# libFuzzer runtimes, llvm-symbolizer for the reports
+apt_install clang-14 libclang-rt-14-dev llvm-14
 # QEMU 10.2 needs meson >= 1.5: bookworm-backports has 1.7 (libvirt is
 # fine with it too)
 apt_install -t bookworm-backports meson

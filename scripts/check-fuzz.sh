@@ -1,0 +1,103 @@
+#!/bin/sh
+# check-fuzz.sh: the libFuzzer target of the libvirt series
+# (tests/fuzz/qemuxmlfuzz: domain XML through parse, validation, format,
+# re-parse and the QEMU command line) built with clang, ASan and UBSan in
+# build/libvirt-fuzz.  First "meson test --suite fuzz" (each capabilities
+# set once over the seed inputs), then fuzzing with each of the three
+# capabilities sets, x86_64 (QEMU 10.0), x86_64+memmaptype (the reference
+# QEMU) and x86_64+spmem (QEMU 11.1), on a corpus in build/fuzz/CAPS that
+# starts with the seeds and grows from run to run.
+#
+#   FUZZ_TIME=N   seconds of fuzzing per capabilities set (default 20)
+#   FUZZ_RUNS=N   executions per capabilities set instead (a campaign)
+#
+# A crash (also a sanitizer report, a leak or a definition that does not
+# survive its formatted XML) fails the run; its input is kept in
+# build/fuzz/crash-* and its report in build/fuzz/CAPS.log.  Prints
+# "fuzz: N passed, N failed" over the seed runs and the fuzzing runs, and
+# the executions of each.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/lib.sh"
+src="$top/build/libvirt"
+bld="$top/build/libvirt-fuzz"
+out="$top/build/fuzz"
+log="$top/build/fuzz-test.log"
+mkdir -p "$out"
+
+t0=$(date +%s)
+if [ ! -f "$bld/build.ninja" ]; then
+    # only the QEMU driver is fuzzed: the others are left out of the build
+    CC=clang meson setup "$bld" "$src" \
+        -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dgit_werror=disabled -Ddocs=disabled -Dtests=enabled -Dno_git=true \
+        -Ddriver_qemu=enabled -Dqemu_user=root -Dqemu_group=root \
+        -Ddriver_libxl=disabled -Ddriver_lxc=disabled -Ddriver_ch=disabled \
+        -Ddriver_vbox=disabled -Ddriver_esx=disabled -Ddriver_hyperv=disabled \
+        -Ddriver_openvz=disabled -Ddriver_vmware=disabled -Ddriver_vz=disabled \
+        -Ddriver_bhyve=disabled -Dnss=disabled -Dwireshark_dissector=disabled \
+        -Dbash_completion=disabled -Dhost_validate=disabled \
+        >"$top/build/fuzz-setup.log" 2>&1 || {
+            tail -30 "$top/build/fuzz-setup.log" >&2
+            exit 1
+        }
+fi
+nice ninja -C "$bld" fuzz >"$top/build/fuzz-ninja.log" 2>&1 || {
+    grep -E -A5 'error|FAILED' "$top/build/fuzz-ninja.log" | head -60 >&2
+    exit 1
+}
+t1=$(date +%s)
+
+rc=0
+(cd "$bld" && meson test --no-rebuild --suite fuzz --print-errorlogs) >"$log" 2>&1 || rc=$?
+seeds=$(meson_counts "$log" 2>/dev/null)
+seed_ok=$(echo "$seeds" | awk '{print $1}')
+seed_failed=$(echo "$seeds" | awk '{print $3}')
+t2=$(date +%s)
+
+# the seed inputs, as meson test passes them
+seedfiles=$(cd "$bld" && meson introspect --tests | python3 -c '
+import json, sys
+for t in json.load(sys.stdin):
+    if t["name"] == "qemuxmlfuzz-x86_64":
+        print("\n".join(a for a in t["cmd"][1:] if not a.startswith("-")))
+')
+passed=0
+failed=0
+total=0
+for caps in x86_64 x86_64+memmaptype x86_64+spmem; do
+    corpus="$out/$caps"
+    mkdir -p "$corpus"
+    for f in $seedfiles; do
+        [ -e "$corpus/$(basename "$f")" ] || cp "$f" "$corpus/"
+    done
+    if [ -n "${FUZZ_RUNS:-}" ]; then
+        limit="-runs=$FUZZ_RUNS"
+    else
+        limit="-max_total_time=${FUZZ_TIME:-20}"
+    fi
+    frc=0
+    (cd "$out" && VIR_TEST_FUZZ_CAPS="$caps" nice "$bld/tests/fuzz/qemuxmlfuzz" \
+        -dict="$src/tests/fuzz/qemuxmlfuzz.dict" "$limit" -timeout=30 \
+        -print_final_stats=1 -artifact_prefix="$out/" "$corpus") \
+        >"$out/$caps.log" 2>&1 || frc=$?
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/$caps.log" | tail -1)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$out/$caps.log" | tail -1)
+    cov=$(sed -n 's/^#[0-9]*[[:space:]]*DONE[[:space:]]*cov: \([0-9]*\).*/\1/p' "$out/$caps.log" | tail -1)
+    if [ "$frc" -eq 0 ]; then
+        passed=$((passed + 1))
+        crash=0
+    else
+        failed=$((failed + 1))
+        crash=1
+        grep -m1 -E '^qemuxmlfuzz: [a-z].*: |ERROR: [A-Za-z]*Sanitizer|runtime error|deadly signal' \
+            "$out/$caps.log" >&2 || true
+        echo "fuzz $caps: see $out/$caps.log and $(grep -o "$out/[a-z]*-[0-9a-f]*" "$out/$caps.log" | tail -1)" >&2
+    fi
+    total=$((total + ${execs:-0}))
+    echo "fuzz $caps: ${execs:-0} executions (${rate:-0}/s), $crash crashes, coverage ${cov:-?} edges, corpus $(ls "$corpus" | wc -l) inputs"
+done
+t3=$(date +%s)
+echo "fuzz: $((seed_ok + passed)) passed, $((seed_failed + failed)) failed (seed runs: $seeds; fuzzing: $total executions; build $((t1 - t0)) s, seed runs $((t2 - t1)) s, fuzzing $((t3 - t2)) s)"
+[ "$rc" -eq 0 ] || echo "check-fuzz: see $log" >&2
+[ "$rc" -eq 0 ] && [ "$failed" -eq 0 ]
