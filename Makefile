@@ -83,7 +83,7 @@ check-fuzz: tree
 	./scripts/check-fuzz.sh
 
 fuzz-campaign: tree
-	FUZZ_RUNS=$${FUZZ_RUNS:-1000000} ./scripts/check-fuzz.sh
+	FUZZ_RUNS=$${FUZZ_RUNS:-1000000} FUZZ_PARALLEL=1 ./scripts/check-fuzz.sh
 
 # virt-manager's suite with its series, virt-install/virt-xml end to end
 check-virt-manager: build

@@ -10,6 +10,7 @@
 #
 #   FUZZ_TIME=N   seconds of fuzzing per capabilities set (default 20)
 #   FUZZ_RUNS=N   executions per capabilities set instead (a campaign)
+#   FUZZ_PARALLEL=1  the three sets at once
 #
 # A crash (also a sanitizer report, a leak or a definition that does not
 # survive its formatted XML) fails the run; its input is kept in
@@ -62,29 +63,41 @@ for t in json.load(sys.stdin):
     if t["name"] == "qemuxmlfuzz-x86_64":
         print("\n".join(a for a in t["cmd"][1:] if not a.startswith("-")))
 ')
-passed=0
-failed=0
-total=0
-for caps in x86_64 x86_64+memmaptype x86_64+spmem; do
-    corpus="$out/$caps"
+if [ -n "${FUZZ_RUNS:-}" ]; then
+    limit="-runs=$FUZZ_RUNS"
+else
+    limit="-max_total_time=${FUZZ_TIME:-20}"
+fi
+# fuzz CAPS: one libFuzzer run, its output in $out/CAPS.log
+fuzz() {
+    corpus="$out/$1"
     mkdir -p "$corpus"
     for f in $seedfiles; do
         [ -e "$corpus/$(basename "$f")" ] || cp "$f" "$corpus/"
     done
-    if [ -n "${FUZZ_RUNS:-}" ]; then
-        limit="-runs=$FUZZ_RUNS"
-    else
-        limit="-max_total_time=${FUZZ_TIME:-20}"
-    fi
-    frc=0
-    (cd "$out" && VIR_TEST_FUZZ_CAPS="$caps" nice "$bld/tests/fuzz/qemuxmlfuzz" \
+    (cd "$out" && VIR_TEST_FUZZ_CAPS="$1" nice "$bld/tests/fuzz/qemuxmlfuzz" \
         -dict="$src/tests/fuzz/qemuxmlfuzz.dict" "$limit" -timeout=30 \
         -print_final_stats=1 -artifact_prefix="$out/" "$corpus") \
-        >"$out/$caps.log" 2>&1 || frc=$?
+        >"$out/$1.log" 2>&1
+}
+sets="x86_64 x86_64+memmaptype x86_64+spmem"
+# FUZZ_PARALLEL=1: the three at once (a campaign on an otherwise idle machine)
+for caps in $sets; do
+    if [ -n "${FUZZ_PARALLEL:-}" ]; then
+        { fuzz "$caps"; echo $? > "$out/$caps.rc"; } &
+    else
+        fuzz "$caps"; echo $? > "$out/$caps.rc"
+    fi
+done
+wait
+passed=0
+failed=0
+total=0
+for caps in $sets; do
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/$caps.log" | tail -1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$out/$caps.log" | tail -1)
     cov=$(sed -n 's/^#[0-9]*[[:space:]]*DONE[[:space:]]*cov: \([0-9]*\).*/\1/p' "$out/$caps.log" | tail -1)
-    if [ "$frc" -eq 0 ]; then
+    if [ "$(cat "$out/$caps.rc")" -eq 0 ]; then
         passed=$((passed + 1))
         crash=0
     else
@@ -95,7 +108,7 @@ for caps in x86_64 x86_64+memmaptype x86_64+spmem; do
         echo "fuzz $caps: see $out/$caps.log and $(grep -o "$out/[a-z]*-[0-9a-f]*" "$out/$caps.log" | tail -1)" >&2
     fi
     total=$((total + ${execs:-0}))
-    echo "fuzz $caps: ${execs:-0} executions (${rate:-0}/s), $crash crashes, coverage ${cov:-?} edges, corpus $(ls "$corpus" | wc -l) inputs"
+    echo "fuzz $caps: ${execs:-0} executions (${rate:-0}/s), $crash crashes, coverage ${cov:-?} edges, corpus $(ls "$out/$caps" | wc -l) inputs"
 done
 t3=$(date +%s)
 echo "fuzz: $((seed_ok + passed)) passed, $((seed_failed + failed)) failed (seed runs: $seeds; fuzzing: $total executions; build $((t1 - t0)) s, seed runs $((t2 - t1)) s, fuzzing $((t3 - t2)) s)"

@@ -20,6 +20,7 @@
 #     intact, and it starts again;
 #   - an invalid memmapType defined over the running guest's definition is
 #     refused and the definition stays as it was;
+#   - a definition of two newlines is refused and virtqemud lives on;
 #   - 20 concurrent virsh clients define, dump and undefine SPM guests and
 #     try to define invalid ones for $DAEMON_STRESS seconds (default 15):
 #     virtqemud does not crash, every invalid one is refused, every valid
@@ -214,9 +215,22 @@ one_qemu() {   # LABEL EMULATOR SPMEM(yes|no)
         fail "$label: invalid redefinition" "rc=$rc" "$out"
     fi
 
-    # Concurrent clients.
+    # A document of newlines, which killed libvirt 11.3.0's virtqemud (series
+    # patch 14): refused with a parse error, the same daemon serves on.
     local dpid0 i
     dpid0=$(dpid)
+    printf '\n\n' > "$work/$label.newlines.xml"
+    rc=0
+    out=$(virsh define "$work/$label.newlines.xml" 2>&1) || rc=$?
+    if [ "$rc" -ne 0 ] && printf '%s' "$out" | grep -q "Start tag expected" &&
+       [ "$(dpid)" = "$dpid0" ] && kill -0 "$dpid0" 2>/dev/null &&
+       [ "$(virsh domstate spm-guest)" = running ]; then
+        ok "$label: a definition of two newlines refused ($(printf '%s' "$out" | grep -m1 'line' | cut -c1-60)), same virtqemud, guest running"
+    else
+        fail "$label: definition of newlines" "rc=$rc, daemon $dpid0 -> $(dpid)" "$out"
+    fi
+
+    # Concurrent clients.
     mkdir -p "$work/$label.stress"
     for i in $(seq 20); do
         (
