@@ -1,10 +1,11 @@
 #!/bin/sh
 # tree.sh NAME...: build/NAME becomes a git work tree of the pinned Debian
 # source described by sources/NAME (tag "base": the orig tarball, or the
-# dpkg-source unpacked package with Debian's patches applied, and what an
-# "overlay" binary package of sources/NAME installs, where the archive has
-# lost the pinned revision's source) with the project's series for it
-# applied on top as commits.
+# dpkg-source unpacked package with Debian's patches applied, upstream fixes
+# "backports" lists from Debian's packaging, and what an "overlay" binary
+# package of sources/NAME installs, where the archive has lost the pinned
+# revision's source) with the project's series for it applied on top as
+# commits.
 #
 # A tree is only recreated when its pinned source or exported patches
 # changed since it was made; it is never thrown away while it holds commits
@@ -71,6 +72,20 @@ make_tree() {
     if [ -n "$src" ]; then
         git commit -q -m "$1: pristine $(basename "$src")"
     fi
+    backports=$(. "$top/sources/$1" && echo "${backports:-}")
+    # "TARBALL PATCH...": upstream commits, as the pinned Debian tarball
+    # carries them, applied with their own authorship
+    btar=
+    for b in $backports; do
+        if [ -z "$btar" ]; then
+            btar="$(dirname "$src")/$b"
+            continue
+        fi
+        tar -xOf "$btar" "$b" | git am -q --keep-cr || {
+            echo "tree: backport $b does not apply" >&2
+            exit 1
+        }
+    done
     overlay=$(. "$top/sources/$1" && echo "${overlay:-}")
     if [ -n "$overlay" ]; then
         # "package version sha256 dir-in-deb dir-in-tree": the directory

@@ -215,8 +215,9 @@ one_qemu() {   # LABEL EMULATOR SPMEM(yes|no)
         fail "$label: invalid redefinition" "rc=$rc" "$out"
     fi
 
-    # A document of newlines, which killed libvirt 11.3.0's virtqemud (series
-    # patch 14): refused with a parse error, the same daemon serves on.
+    # A document of newlines, which killed libvirt 11.3.0's virtqemud
+    # (CVE-2026-61478; the base carries upstream's fix): refused with a
+    # parse error, the same daemon serves on.
     local dpid0 i
     dpid0=$(dpid)
     printf '\n\n' > "$work/$label.newlines.xml"
