@@ -78,9 +78,10 @@ check-valgrind: libvirt
 check-asan: tree
 	./scripts/check-asan.sh
 
-# clang + libFuzzer build of the series (build/libvirt-fuzz), ~7 min
+# clang + libFuzzer build of the series (build/libvirt-fuzz), ~7 min; the
+# three capabilities sets fuzzed at once
 check-fuzz: tree
-	./scripts/check-fuzz.sh
+	FUZZ_PARALLEL=1 ./scripts/check-fuzz.sh
 
 fuzz-campaign: tree
 	FUZZ_RUNS=$${FUZZ_RUNS:-1000000} FUZZ_PARALLEL=1 ./scripts/check-fuzz.sh

@@ -226,7 +226,7 @@ one_qemu() {   # LABEL EMULATOR SPMEM(yes|no)
     if [ "$rc" -ne 0 ] && printf '%s' "$out" | grep -q "Start tag expected" &&
        [ "$(dpid)" = "$dpid0" ] && kill -0 "$dpid0" 2>/dev/null &&
        [ "$(virsh domstate spm-guest)" = running ]; then
-        ok "$label: a definition of two newlines refused ($(printf '%s' "$out" | grep -m1 'line' | cut -c1-60)), same virtqemud, guest running"
+        ok "$label: a definition of two newlines refused ($(printf '%s' "$out" | grep -m1 'at line' | cut -c1-60)), same virtqemud, guest running"
     else
         fail "$label: definition of newlines" "rc=$rc, daemon $dpid0 -> $(dpid)" "$out"
     fi
