@@ -11,6 +11,7 @@
 #   FUZZ_TIME=N   seconds of fuzzing per capabilities set (default 20)
 #   FUZZ_RUNS=N   executions per capabilities set instead (a campaign)
 #   FUZZ_PARALLEL=1  the three sets at once
+#   FUZZ_SETS="..."  only these capabilities sets
 #
 # A crash (also a sanitizer report, a leak or a definition that does not
 # survive its formatted XML) fails the run; its input is kept in
@@ -80,7 +81,7 @@ fuzz() {
         -print_final_stats=1 -artifact_prefix="$out/" "$corpus") \
         >"$out/$1.log" 2>&1
 }
-sets="x86_64 x86_64+memmaptype x86_64+spmem"
+sets=${FUZZ_SETS:-x86_64 x86_64+memmaptype x86_64+spmem}
 # FUZZ_PARALLEL=1: the three at once (a campaign on an otherwise idle machine)
 for caps in $sets; do
     if [ -n "${FUZZ_PARALLEL:-}" ]; then
