@@ -72,7 +72,7 @@ make_tree() {
     if [ -n "$src" ]; then
         git commit -q -m "$1: pristine $(basename "$src")"
     fi
-    backports=$(. "$top/sources/$1" && echo "${backports:-}")
+    backports=$(backports=; . "$top/sources/$1" && echo "${backports:-}")
     # "TARBALL PATCH...": upstream commits, as the pinned Debian tarball
     # carries them, applied with their own authorship
     btar=
@@ -86,7 +86,7 @@ make_tree() {
             exit 1
         }
     done
-    overlay=$(. "$top/sources/$1" && echo "${overlay:-}")
+    overlay=$(overlay=; . "$top/sources/$1" && echo "${overlay:-}")
     if [ -n "$overlay" ]; then
         # "package version sha256 dir-in-deb dir-in-tree": the directory
         # as the binary package installs it replaces the tree's.
