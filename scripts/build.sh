@@ -10,16 +10,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 src="$top/build/libvirt"
 bld="$top/build/libvirt-build"
 
-if [ ! -f "$bld/build.ninja" ]; then
-    meson setup "$bld" "$src" \
-        -Ddriver_qemu=enabled -Dtests=enabled -Ddocs=enabled \
-        -Dqemu_user=root -Dqemu_group=root -Dno_git=true \
-        -Ddriver_libvirtd=enabled -Ddriver_remote=enabled \
-        >"$top/build/meson-setup.log" 2>&1 || {
-            tail -30 "$top/build/meson-setup.log" >&2
-            exit 1
-        }
-fi
+libvirt_setup "$bld" "$top/build/meson-setup.log" -Ddocs=enabled \
+    -Ddriver_libvirtd=enabled -Ddriver_remote=enabled
 # A build directory set up by another meson version (deps.sh installs
 # bookworm-backports' meson) must be reconfigured before "meson test".
 if ! meson introspect --buildoptions "$bld" >/dev/null 2>&1; then

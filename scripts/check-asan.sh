@@ -11,22 +11,13 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
-src="$top/build/libvirt"
 bld="$top/build/libvirt-asan"
 log="$top/build/asan-test.log"
 
 t0=$(date +%s)
-if [ ! -f "$bld/build.ninja" ]; then
-    meson setup "$bld" "$src" \
-        -Ddriver_qemu=enabled -Dtests=enabled -Ddocs=disabled \
-        -Dqemu_user=root -Dqemu_group=root -Dno_git=true \
-        -Ddriver_libvirtd=enabled -Ddriver_remote=enabled \
-        -Db_sanitize=address,undefined -Db_lundef=false -Dgit_werror=disabled \
-        >"$top/build/asan-setup.log" 2>&1 || {
-            tail -30 "$top/build/asan-setup.log" >&2
-            exit 1
-        }
-fi
+libvirt_setup "$bld" "$top/build/asan-setup.log" -Ddocs=disabled \
+    -Ddriver_libvirtd=enabled -Ddriver_remote=enabled \
+    -Db_sanitize=address,undefined -Db_lundef=false -Dgit_werror=disabled
 nice ninja -C "$bld" >"$top/build/asan-ninja.log" 2>&1 || {
     grep -E -A5 'error|FAILED' "$top/build/asan-ninja.log" | head -60 >&2
     exit 1

@@ -28,22 +28,17 @@ log="$top/build/fuzz-test.log"
 mkdir -p "$out"
 
 t0=$(date +%s)
-if [ ! -f "$bld/build.ninja" ]; then
-    # only the QEMU driver is fuzzed: the others are left out of the build
-    CC=clang meson setup "$bld" "$src" \
-        -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
-        -Dgit_werror=disabled -Ddocs=disabled -Dtests=enabled -Dno_git=true \
-        -Ddriver_qemu=enabled -Dqemu_user=root -Dqemu_group=root \
-        -Ddriver_libxl=disabled -Ddriver_lxc=disabled -Ddriver_ch=disabled \
-        -Ddriver_vbox=disabled -Ddriver_esx=disabled -Ddriver_hyperv=disabled \
-        -Ddriver_openvz=disabled -Ddriver_vmware=disabled -Ddriver_vz=disabled \
-        -Ddriver_bhyve=disabled -Dnss=disabled -Dwireshark_dissector=disabled \
-        -Dbash_completion=disabled -Dhost_validate=disabled \
-        >"$top/build/fuzz-setup.log" 2>&1 || {
-            tail -30 "$top/build/fuzz-setup.log" >&2
-            exit 1
-        }
-fi
+# only the QEMU driver is fuzzed: the others are left out of the build
+CC=clang
+export CC
+libvirt_setup "$bld" "$top/build/fuzz-setup.log" \
+    -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dgit_werror=disabled -Ddocs=disabled \
+    -Ddriver_libxl=disabled -Ddriver_lxc=disabled -Ddriver_ch=disabled \
+    -Ddriver_vbox=disabled -Ddriver_esx=disabled -Ddriver_hyperv=disabled \
+    -Ddriver_openvz=disabled -Ddriver_vmware=disabled -Ddriver_vz=disabled \
+    -Ddriver_bhyve=disabled -Dnss=disabled -Dwireshark_dissector=disabled \
+    -Dbash_completion=disabled -Dhost_validate=disabled
 nice ninja -C "$bld" fuzz >"$top/build/fuzz-ninja.log" 2>&1 || {
     grep -E -A5 'error|FAILED' "$top/build/fuzz-ninja.log" | head -60 >&2
     exit 1

@@ -54,3 +54,19 @@ meson_counts() {
          /^Timeout:/ {f += $2} /^Skipped:/ {s = $2}
          END {printf "%d passed, %d failed, %d skipped\n", ok, f, s}' "$1"
 }
+
+# libvirt_setup BUILD LOG MESON-OPTION...: "meson setup" of build/libvirt in
+# BUILD, once, with what every libvirt build here has (QEMU driver, tests,
+# QEMU as root for the embedded driver, no git checks) and the options
+# given; its output in LOG, the end of it shown if it fails.
+libvirt_setup() {
+    [ -f "$1/build.ninja" ] && return 0
+    _bld=$1 _log=$2
+    shift 2
+    meson setup "$_bld" "$top/build/libvirt" \
+        -Ddriver_qemu=enabled -Dtests=enabled -Dno_git=true \
+        -Dqemu_user=root -Dqemu_group=root "$@" >"$_log" 2>&1 || {
+            tail -30 "$_log" >&2
+            return 1
+        }
+}
