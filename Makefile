@@ -4,9 +4,13 @@
 #                 embedded driver and show what it sees
 #   make check    set up everything, then run the libvirt suite and its
 #                 fuzz target (make check-fuzz), QEMU's tests, the project's
-#                 tests (guest boots and daemon fault tests included),
-#                 virt-manager's and Nova's suites with their series and the
-#                 Debian packages' test (make check-debs)
+#                 tests (guest boots, daemon fault tests, a clone at a long
+#                 path), virt-manager's and Nova's suites with their series
+#                 and the Debian packages' test (make check-debs): every
+#                 part runs even if an earlier one failed, then a table of
+#                 each part's exit code, wall time and summary lines
+#                 (scripts/check-all.sh; make check PARTS="qemu project"
+#                 runs only those)
 #   make build    fetch + patch + build libvirt, the reference QEMU,
 #                 SeaBIOS, the test guest and the sid root (QEMU 11.1)
 #   make tree     (re)create build/{libvirt,qemu,seabios,virt-manager,nova,os-traits}
@@ -67,6 +71,7 @@ check-qemu: qemu
 
 check-project: build
 	./tests/run.sh
+	./tests/long-path.sh
 	./tests/boot-all.sh
 	./tests/daemon.sh
 
@@ -82,6 +87,7 @@ check-asan: tree
 # three capabilities sets fuzzed at once
 check-fuzz: tree
 	FUZZ_PARALLEL=1 ./scripts/check-fuzz.sh
+	./tests/fuzz-selftest.sh
 
 fuzz-campaign: tree
 	FUZZ_RUNS=$${FUZZ_RUNS:-1000000} FUZZ_PARALLEL=1 ./scripts/check-fuzz.sh
@@ -95,7 +101,8 @@ check-virt-manager: build
 check-nova: tree
 	./tests/nova.sh
 
-check: check-libvirt check-fuzz check-qemu check-project check-virt-manager check-nova check-debs
+check:
+	./scripts/check-all.sh $(PARTS)
 
 check-series: tree
 	./scripts/check-series.sh
@@ -118,4 +125,4 @@ bench: build
 
 clean:
 	rm -rf build/libvirt-build build/qemu-build build/qemu-ref build/seabios-build \
-		build/firmware build/embed* build/boot-logs build/series*
+		build/firmware build/boot-logs build/series*

@@ -46,4 +46,14 @@ EOT
     rm -f build/.apt-updated 2>/dev/null || true
 fi
 
-apt-get -o Acquire::Check-Valid-Until=false update -qq
+# No download may hang: a stalled connection is given up after 60 s and
+# retried (apt's default waits far longer).  The roots made from this
+# machine (scripts/trixie-root.sh, sid-root.sh) get the same file.
+cat > /etc/apt/apt.conf.d/80spm-network <<'EOT'
+Acquire::http::Timeout "60";
+Acquire::https::Timeout "60";
+Acquire::ftp::Timeout "60";
+Acquire::Retries "3";
+EOT
+
+timeout 1800 apt-get -o Acquire::Check-Valid-Until=false update -qq

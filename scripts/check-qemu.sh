@@ -38,7 +38,15 @@ run() {
     pass=$(grep -c '^ok ' "$log" || true)
     skip=$(grep -c '^ok .*# SKIP' "$log" || true)
     fail=$(grep -c -e '^not ok ' -e '^Bail out!' "$log" || true)
-    echo "qemu $t: $((pass - skip)) passed, $fail failed, $skip skipped"
+    # a test path (-p) that matched no test is a failure: nothing was tested
+    nomatch=
+    while [ $# -gt 0 ]; do
+        [ "$1" != -p ] || grep -qE "^(not )?ok [0-9]+ $2/" "$log" || nomatch="$nomatch $2"
+        shift
+    done
+    [ $((pass + fail)) -gt 0 ] || nomatch="$nomatch (any test)"
+    [ -z "$nomatch" ] || fail=$((fail + 1))
+    echo "qemu $t: $((pass - skip)) passed, $fail failed, $skip skipped${nomatch:+ (no test ran for:$nomatch)}"
     if [ "$r" -ne 0 ] || [ "$fail" -ne 0 ]; then
         grep -E '^not ok|^Bail out!|ERROR' "$log" | head -20 >&2
         echo "check-qemu: see $log" >&2

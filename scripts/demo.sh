@@ -11,6 +11,10 @@ virsh="$top/build/libvirt-build/tools/virsh"
 example="$top/examples/spm-guest.xml"
 guest="$top/build/guest"
 . "$top/scripts/virsh-session.sh"
+# embedded driver roots (QEMU's monitor sockets: at most 107 bytes) under a
+# short temporary directory, wherever the clone is
+roots=$(mktemp -d /tmp/spm-demo.XXXXXX)
+trap 'rm -rf "$roots"' EXIT
 
 # the example as it is, then booted: the test guest's kernel, the serial
 # console in a file
@@ -25,7 +29,7 @@ prepare() {     # EMULATOR SERIAL_LOG [FIRMWARE]
 }
 
 demo() {        # NAME LABEL EMULATOR [FIRMWARE]
-    root="$top/build/embed-demo/$1"
+    root="$roots/$1"
     shift
     local log="$root/serial.log" v="$virsh -q -c qemu:///embed?root=$root"
     rm -rf "$root"
@@ -101,7 +105,7 @@ demo stock "Debian 12's QEMU (neither mechanism)" /usr/bin/qemu-system-x86_64
 # command line: --print-xml on the reference QEMU's embedded driver (an
 # embedded driver's client needs an event loop: scripts/with-event-loop.py).
 echo "======== virt-install --cpu ...,numa.cell1.memmapType=spm --print-xml (reference QEMU)"
-root="$top/build/embed-demo/virt-install"
+root="$roots/virt-install"
 rm -rf "$root" && mkdir -p "$root"
 (cd "$top/build/virt-manager" &&
     LD_LIBRARY_PATH="$top/build/libvirt-build/src" LIBVIRT_DIR_OVERRIDE=1 PYTHONDONTWRITEBYTECODE=1 \

@@ -45,7 +45,7 @@ rm -rf "$root" "$root.tmp" "$root.tmp.pinned" "$root.tmp.installed" "$stamp"
 mkdir -p "$top/build"
 
 echo "sid-root: debootstrap sid (minbase + $include)" >&2
-nice debootstrap --variant=minbase --keyring="$keyring" --include="$include" \
+timeout 1800 nice debootstrap --variant=minbase --keyring="$keyring" --include="$include" \
     sid "$root.tmp" "$mirror" >"$top/build/sid-debootstrap.log" 2>&1 || {
         tail -20 "$top/build/sid-debootstrap.log" >&2
         echo "sid-root: debootstrap failed, see build/sid-debootstrap.log" >&2

@@ -44,7 +44,7 @@ rm -rf "$root" "$root.tmp" "$stamp"
 mkdir -p "$top/build"
 
 echo "trixie-root: debootstrap --variant=$variant $suite" >&2
-nice debootstrap --variant="$variant" --keyring="$keyring" \
+timeout 1800 nice debootstrap --variant="$variant" --keyring="$keyring" \
     "$suite" "$root.tmp" "$mirror" >"$top/build/trixie-debootstrap.log" 2>&1 || {
         tail -20 "$top/build/trixie-debootstrap.log" >&2
         echo "trixie-root: debootstrap failed, see build/trixie-debootstrap.log" >&2
@@ -55,6 +55,8 @@ sed 's/^deb /deb-src /' "$root.tmp/etc/apt/sources.list" >> "$root.tmp/etc/apt/s
 sed -n "s/^deb \([^ ]*\) $suite /deb \1 $suite-backports /p" "$root.tmp/etc/apt/sources.list" \
     > "$root.tmp/etc/apt/sources.list.d/backports.list"
 rm -rf "$root.tmp/var/cache/apt/archives/"*.deb
+# apt's network time limits (scripts/apt-setup.sh)
+[ ! -f /etc/apt/apt.conf.d/80spm-network ] || cp /etc/apt/apt.conf.d/80spm-network "$root.tmp/etc/apt/apt.conf.d/"
 
 mv "$root.tmp" "$root"
 echo "$want" > "$stamp"

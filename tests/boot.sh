@@ -32,10 +32,12 @@ guest="$top/build/guest"
 logs="$top/build/boot-logs"
 virsh="$top/build/libvirt-build/tools/virsh"
 
+# fwkind: what the guest must report (tests/guest-init), proof that this
+# firmware booted it
 case $firmware in
-    seabios) loader= ;;
-    seabios-patched) loader="$top/build/firmware/bios-256k.bin" ;;
-    ovmf) loader="$guest/OVMF.fd" ;;
+    seabios) loader= fwkind=bios ;;
+    seabios-patched) loader="$top/build/firmware/bios-256k.bin" fwkind=bios ;;
+    ovmf) loader="$guest/OVMF.fd" fwkind=efi ;;
     *) echo "boot: unknown firmware '$firmware'" >&2; exit 2 ;;
 esac
 case $memmap in
@@ -49,12 +51,23 @@ case $emulator in /*) ;; *) emulator="$PWD/$emulator" ;; esac   # libvirt wants 
 [ -z "$loader" ] || [ -f "$loader" ] || { echo "boot: no firmware $loader" >&2; exit 2; }
 
 # One embedded driver root per QEMU binary: its capabilities cache and
-# definitions never mix with another binary's.  A short name: QEMU's
-# monitor socket lies below it, and a socket path has at most 107 bytes.
-# QEMU's stderr goes to a plain file there: virtlogd only runs with a
-# system libvirt.
-root="$top/build/embed-boot/$(printf '%s' "$emulator" | sha256sum | cut -c1-8)"
+# definitions never mix with another binary's.  Under a short temporary
+# directory ($BOOT_ROOTS, shared by the runs of tests/boot-all.sh, or one of
+# this run's), never under the clone: QEMU's monitor socket lies below it,
+# and a socket path has at most 107 bytes.  QEMU's stderr goes to a plain
+# file there: virtlogd only runs with a system libvirt.
+if [ -z "${BOOT_ROOTS:-}" ]; then
+    BOOT_ROOTS=$(mktemp -d /tmp/spm-boot.XXXXXX)
+    trap 'rm -rf "$BOOT_ROOTS"' EXIT
+fi
+root="$BOOT_ROOTS/$(printf '%s' "$emulator" | sha256sum | cut -c1-8)"
 mkdir -p "$root/etc" "$logs"
+# In the guests' names, so that runs for two QEMUs may boot at once.
+case $emulator in
+    */qemu-sid) tag=sid ;;
+    */qemu-ref/*) tag=ref ;;
+    *) tag=$(printf '%s' "$emulator" | sha256sum | cut -c1-4) ;;
+esac
 echo "$emulator" > "$root/emulator"
 echo 'stdio_handler = "file"' > "$root/etc/qemu.conf"
 
@@ -226,7 +239,7 @@ verdict() {
 
 # boot LABEL CELL0_MIB CELL1_MIB: boot the guest, check node 1.
 boot() {
-    name="boot-$firmware-$memmap-$1"
+    name="boot-$tag-$firmware-$memmap-$1"
     local log="$logs/$name.serial" xml="$logs/$name.xml"
     local c0=$(($2 * MiB)) c1=$(($3 * MiB)) total start last range mech
     domain_xml "$name" "$2" "$3" "$log" > "$xml"
@@ -289,10 +302,12 @@ run_guest() {
         done
         if pgrep -f -- "-name guest=$name," >/dev/null; then
             state="still running after $timeout s"
-        elif tr -d '\r' < "$log" | grep -q '^spm-test: end$'; then
-            state=reported
-        else
+        elif ! tr -d '\r' < "$log" | grep -q '^spm-test: end$'; then
             state="stopped before its report"
+        elif ! tr -d '\r' < "$log" | grep -qx "spm-test: firmware $fwkind"; then
+            state="booted by the wrong firmware: $(tr -d '\r' < "$log" | grep '^spm-test: firmware'), want $fwkind"
+        else
+            state=reported
         fi
     fi
     t2=$EPOCHREALTIME
@@ -323,15 +338,16 @@ srat() {
 
 # spm_cells SIZE:TYPE...: $cells for cells of these sizes (MiB) and
 # memmapTypes, cell 0 with the CPU; sets $total (MiB), $want ("CELL:BYTES"
-# of each SPM cell) and $nspm.
+# of each SPM cell), $nspm and $normal (the normal cells).
 spm_cells() {
     local i=0 spec size type
-    cells= total=0 want= nspm=0
+    cells= total=0 want= nspm=0 normal=
     for spec in "$@"; do
         size=${spec%%:*} type=${spec#*:}
         cells="$cells      <cell id='$i'$([ "$i" = 0 ] && echo " cpus='0'") memory='$size' unit='MiB' memmapType='$type'/>
 "
         [ "$type" != spm ] || { want="$want $i:$((size * MiB))"; nspm=$((nspm + 1)); }
+        [ "$type" != normal ] || normal="$normal $i"
         total=$((total + size))
         i=$((i + 1))
     done
@@ -355,12 +371,13 @@ srat_range() {
 # and memmapTypes (cell 0 gets the CPU) and check every SPM node from what
 # the guest reports: one SRAT range of the cell's exact size with the cell's
 # PXM, all of it soft reserved in E820, overlapped by no SRAT range of
-# another PXM (such as QEMU's hotplug range).
+# another PXM (such as QEMU's hotplug range); and no byte of a normal
+# node's SRAT ranges soft reserved.
 layout() {
-    local label=$1 total want nspm
+    local label=$1 total want nspm normal
     shift
     spm_cells "$@"
-    name="layout-$firmware-$label"
+    name="layout-$tag-$firmware-$label"
     local log="$logs/$name.serial" xml="$logs/$name.xml"
     what="$name ($machine${maxmem:+, maxMemory $maxmem MiB}: $*)"
     domain_xml "$name" "$total" 0 "$log" > "$xml"
@@ -377,8 +394,16 @@ layout() {
             '$1 != n && $2 <= e && $3 >= s {print "node " $1 " overlaps"; exit}' |
             grep -q . && why="$why; node $node: an SRAT range of another node overlaps it"
     done
+    for node in $normal; do
+        ranges=$(srat "$log" | awk -v n="$node" '$1 == n {print $2, $3}')
+        [ -n "$ranges" ] || { why="$why; normal node $node: no SRAT range"; continue; }
+        while read -r s e; do
+            [ "$(bytes "$log" soft "$s" "$e")" -eq 0 ] ||
+                why="$why; normal node $node: soft reserved bytes in $(printf '0x%x-0x%x' "$s" "$e")"
+        done <<< "$ranges"
+    done
     if [ -z "$why" ]; then
-        ok "$what: every SPM node exact, soft reserved, alone ($took)"
+        ok "$what: every SPM node exact, soft reserved, alone; normal nodes not soft reserved ($took)"
     else
         fail "$what${why}" "$(tr -d '\r' < "$log" | grep -E 'BIOS-e820|SRAT')"
     fi
@@ -388,7 +413,7 @@ layout() {
 # refuses.  QEMU's error (matching REGEX) must reach the user through
 # virsh, and nothing may stay running.
 reject() {
-    name="reject-$firmware-$memmap-$1"
+    name="reject-$tag-$firmware-$memmap-$1"
     local xml="$logs/$name.xml"
     domain_xml "$name" "$2" "$3" "$logs/$name.serial" > "$xml"
     session_open "$logs/$name.virsh"
@@ -467,7 +492,7 @@ chain() {
         <latency initiator='0' target='0' type='access' value='5'/>
         <bandwidth initiator='0' target='0' type='access' value='204800' unit='KiB'/>
       </interconnects>"
-    name="chain-$firmware-$label"
+    name="chain-$tag-$firmware-$label"
     local log="$logs/$name.serial" xml="$logs/$name.xml"
     what="$name ($*${gi:+, Generic Initiator}${hmat:+, HMAT})"
     devices=$(chain_devices)$'\n' initargs=spm-test=chain qemuargs=${gi:+$chain_gi} \
@@ -530,7 +555,7 @@ chain() {
 # peak resident memory (VmRSS, VmHWM) at that moment: the guest has booted,
 # no driver has touched the SPM node yet.
 bench() {
-    name="bench-$firmware-$1-$2"
+    name="bench-$tag-$firmware-$1-$2"
     local log="$logs/$name.serial" xml="$logs/$name.xml" pid= t0 t1= rss= hwm=
     cells="      <cell id='0' cpus='0' memory='2048' unit='MiB'/>
       <cell id='1' memory='$2' unit='GiB' memmapType='$1'/>"

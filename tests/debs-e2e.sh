@@ -31,6 +31,9 @@ rm -f "$root.stamp"
 mkdir -p "$root/srv/spm-debs" "$root/var/lib/libvirt/images"
 cp "$repo"/*.deb "$repo"/Packages* "$root/srv/spm-debs/"
 echo "deb [trusted=yes] file:/srv/spm-debs ./" > "$root/etc/apt/sources.list.d/spm.list"
+# as the README tells users: the local repository (origin "") wins over a
+# newer Debian point release of the same packages
+printf 'Package: *\nPin: origin ""\nPin-Priority: 990\n' > "$root/etc/apt/preferences.d/spm"
 # no service may start while apt installs
 printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
 chmod 0755 "$root/usr/sbin/policy-rc.d"
@@ -39,16 +42,18 @@ cp "$guest/vmlinuz" "$guest/initramfs.cpio.gz" "$guest/OVMF.fd" "$root/var/lib/l
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
     LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
 log="$top/build/debs-e2e-apt.log"
-if in_root apt-get -q update > "$log" 2>&1 &&
-   in_root apt-get -q -y --no-install-recommends -t trixie-backports install qemu-system-x86 >> "$log" 2>&1 &&
-   in_root apt-get -q -y --no-install-recommends install libvirt-daemon-system libvirt-daemon-driver-qemu >> "$log" 2>&1; then
+if in_root timeout 1800 apt-get -q update > "$log" 2>&1 &&
+   in_root timeout 1800 apt-get -q -y --no-install-recommends -t trixie-backports install qemu-system-x86 >> "$log" 2>&1 &&
+   in_root timeout 1800 apt-get -q -y --no-install-recommends install libvirt-daemon-system libvirt-daemon-driver-qemu >> "$log" 2>&1; then
     vers=$(in_root dpkg-query -W -f '${Package} ${Version}\n' libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-daemon qemu-system-x86)
     if printf '%s\n' "$vers" | grep -qx "libvirt-daemon-driver-qemu .*+spm1" &&
        printf '%s\n' "$vers" | grep -qx "libvirt-daemon-system .*+spm1" &&
-       printf '%s\n' "$vers" | grep -qx "qemu-system-x86 .*~bpo13.*"; then
+       printf '%s\n' "$vers" | grep -qx "qemu-system-x86 .*~bpo13.*" &&
+       in_root apt-cache policy libvirt-daemon-system | grep -q ' 990 file:/srv/spm-debs'; then
         ok "apt installs ours and trixie-backports' QEMU: $(printf '%s\n' "$vers" | paste -sd, - | sed 's/,/, /g')"
     else
-        fail "installed versions" "$vers"
+        fail "installed versions (all +spm1, our repository pinned at 990)" "$vers" \
+            "$(in_root apt-cache policy libvirt-daemon-system)"
     fi
 else
     fail "apt-get install" "$(tail -20 "$log")"
@@ -65,6 +70,7 @@ sed -e "s|</os>|  <loader type='rom'>/var/lib/libvirt/images/OVMF.fd</loader>\n 
 sed "s/memmapType='spm'/memmapType='hbm'/" "$root/root/spm-guest.xml" > "$root/root/bogus.xml"
 
 # The rest runs in a mount namespace of its own, with the daemons.
+rm -f "$root/run-result"
 export -f ok fail in_root
 export root passed failed
 unshare -m --propagation private bash -c '
@@ -76,7 +82,7 @@ mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
 mount --rbind /dev "$root/dev"
 mount -t tmpfs tmpfs "$root/run"
-virsh() { in_root virsh -c qemu:///system "$@"; }
+virsh() { in_root timeout 120 virsh -c qemu:///system "$@"; }
 serial="$root/var/log/libvirt/qemu/spm-guest.serial"
 stop_all() {
     in_root virsh -c qemu:///system destroy spm-guest >/dev/null 2>&1

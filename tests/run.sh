@@ -6,12 +6,14 @@
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-export EMBED="$top/build/embed-tests"
 virsh="$top/scripts/virsh.sh"
 example="$top/examples/spm-guest.xml"
-work=$(mktemp -d)
-trap 'rm -rf "$work" "$top/build/embed-tests"*' EXIT
-rm -rf "$EMBED"
+# Embedded driver roots hold QEMU's monitor sockets, whose paths have at
+# most 107 bytes: they live under a short temporary directory, never under
+# the clone (which may be anywhere).
+work=$(mktemp -d /tmp/spm-run.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export EMBED="$work/r0"
 
 passed=0
 failed=0
@@ -123,7 +125,7 @@ check_redefine_refused "$example" "$work/dump.xml" \
 # The same on the reference QEMU (-numa node,memmap-type): its own driver
 # root, the example with its <emulator>.
 ref="$top/build/qemu-ref/bin/qemu-system-x86_64"
-export EMBED="$top/build/embed-tests-ref"
+export EMBED="$work/r1"
 rm -rf "$EMBED"
 sed "s|<emulator>.*</emulator>|<emulator>$ref</emulator>|" "$example" > "$work/ref.xml"
 sed "s/memmapType='spm'/memmapType='reserved'/" "$work/ref.xml" > "$work/ref-reserved.xml"
@@ -205,7 +207,7 @@ rm -rf "$EMBED"
 
 # Debian's QEMU 11.1 (-device sp-mem, run from the sid root).
 sid="$top/scripts/qemu-sid"
-export EMBED="$top/build/embed-tests-sid"
+export EMBED="$work/r2"
 fresh_root
 sed "s|<emulator>.*</emulator>|<emulator>$sid</emulator>|" "$example" > "$work/sid.xml"
 sed "s/memmapType='spm'/memmapType='reserved'/" "$work/sid.xml" > "$work/sid-reserved.xml"
@@ -367,7 +369,7 @@ rm -rf "$EMBED"
 #     RAM retyped in place) is not restored by a QEMU that would use sp-mem
 #     (other guest addresses); the image is left as it was and restores on
 #     the reference QEMU.
-export EMBED="$top/build/embed-tests-restore"
+export EMBED="$work/r3"
 root=$EMBED
 fresh_root
 sed "s|<emulator>.*</emulator>|<emulator>$ref</emulator>|" "$work/sid-boot.xml" > "$work/ref-boot.xml"
