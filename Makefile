@@ -17,6 +17,8 @@
 #                 from the pinned sources + series
 #   make patches  export the trees' commits back to */patches/
 #   make check-series  build and test every libvirt patch in turn
+#   make repin    which pins of sources/ Debian's index no longer lists, and
+#                 the pin lines for the versions it lists now
 #   make bench    boot time and QEMU memory: SPM vs normal node of 1/4/16 GiB
 #   make debs     Debian trixie packages of libvirt with the series (build/debs)
 #   make check-debs  those packages installed by apt in a trixie root: a real
@@ -33,7 +35,7 @@ SHELL := /bin/bash
 .PHONY: demo check build tree patches deps libvirt qemu seabios guest sid-root \
 	check-libvirt check-qemu check-project check-virt-manager check-nova \
 	check-series check-valgrind check-asan check-fuzz fuzz-campaign bench debs \
-	check-debs clean
+	check-debs repin clean
 
 deps:
 	./scripts/deps.sh
@@ -103,6 +105,9 @@ check-nova: tree
 
 check:
 	./scripts/check-all.sh $(PARTS)
+
+repin:
+	./scripts/repin.sh
 
 check-series: tree
 	./scripts/check-series.sh
