@@ -13,7 +13,7 @@ logs="$top/build/check-logs"
 
 # PART  MINUTES  COMMAND
 parts=$(cat <<'EOT'
-setup         60  make --no-print-directory build
+setup         60  make --no-print-directory -j3 -Otarget build
 libvirt       20  scripts/check-libvirt.sh
 fuzz          25  env FUZZ_PARALLEL=1 scripts/check-fuzz.sh
 fuzz-selftest 10  tests/fuzz-selftest.sh
@@ -42,7 +42,7 @@ while read -r name minutes cmd; do
     rc=0
     # timeout signals the part's whole process group
     timeout --kill-after=60 "$((minutes * 60))" bash -c "$cmd" </dev/null 2>&1 |
-        tee "$logs/$name.log" || true
+        tee "$logs/$name.log"
     rc=${PIPESTATUS[0]}
     secs=$((SECONDS - t0))
     [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] || echo "$name: stopped after its time limit of $minutes min"

@@ -31,7 +31,7 @@ prepare() {     # EMULATOR SERIAL_LOG [FIRMWARE]
 demo() {        # NAME LABEL EMULATOR [FIRMWARE]
     root="$roots/$1"
     shift
-    local log="$root/serial.log" v="$virsh -q -c qemu:///embed?root=$root"
+    local log="$root/serial.log" v="timeout 300 $virsh -q -c qemu:///embed?root=$root"
     rm -rf "$root"
     mkdir -p "$root/etc"
     echo 'stdio_handler = "file"' > "$root/etc/qemu.conf"
@@ -84,7 +84,7 @@ demo() {        # NAME LABEL EMULATOR [FIRMWARE]
 # to assign: define and dumpxml only, and the command line libvirt's own
 # tests record for that layout.
 accelerator() {     # EMULATOR
-    local v="$virsh -q -c qemu:///embed?root=$root"
+    local v="timeout 300 $virsh -q -c qemu:///embed?root=$root"
     sed -e "s|<emulator>.*</emulator>|<emulator>$1</emulator>|" -e "s/type='kvm'/type='qemu'/" \
         "$top/examples/spm-accelerator.xml" > "$root/spm-accelerator.xml"
     echo "== virsh define examples/spm-accelerator.xml; virsh dumpxml (the accelerator)"

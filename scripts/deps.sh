@@ -27,11 +27,15 @@ apt_install clang-14 libclang-rt-14-dev llvm-14
 # QEMU 10.2 needs meson >= 1.5: bookworm-backports has 1.7 (libvirt is
 # fine with it too)
 apt_install -t bookworm-backports meson
-# virt-manager's suite and virt-install (tests/virt-manager.sh)
+# virt-manager's suite and virt-install (tests/virt-manager.sh), and the
+# linters its tests/meson.build runs on the tree (its .pylintrc loads Gtk)
 apt_install \
     python3-libvirt python3-libxml2 python3-gi gir1.2-libosinfo-1.0 \
-    python3-requests xorriso
+    python3-requests xorriso pylint pycodestyle codespell gir1.2-gtk-3.0
 # the reference QEMU (x86_64-softmmu, its option ROMs and qtests), SeaBIOS
 apt_install \
     libpixman-1-dev libslirp-dev libfdt-dev flex bison python3-venv \
     python3-distlib seabios
+# the guest's initramfs, the sid and trixie roots: installed here, so that
+# the builds of "make -j build" never run apt at the same time
+apt_install make cpio debootstrap

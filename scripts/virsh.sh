@@ -8,4 +8,5 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 root=${EMBED:-/var/tmp/spm-embed-$(printf '%s' "$top" | sha256sum | cut -c1-8)}
 mkdir -p "$root"
-exec "$top/build/libvirt-build/tools/virsh" -q -c "qemu:///embed?root=$root" "$@"
+# $VIRSH_TIMEOUT: seconds before the call is given up (tests set it)
+exec ${VIRSH_TIMEOUT:+timeout "$VIRSH_TIMEOUT"} "$top/build/libvirt-build/tools/virsh" -q -c "qemu:///embed?root=$root" "$@"

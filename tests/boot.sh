@@ -102,7 +102,7 @@ devmem() {
 # (a device in the device memory region; the cell's RAM is not in -m).
 mechanism() {   # DOMAIN_XML
     local argv
-    argv=$("$virsh" -q -c "qemu:///embed?root=$root" domxml-to-native qemu-argv "$1" 2>&1)
+    argv=$(timeout 300 "$virsh" -q -c "qemu:///embed?root=$root" domxml-to-native qemu-argv "$1" 2>&1)
     case $argv in
         *'"driver":"sp-mem"'*) echo sp-mem ;;
         *memmap-type=*) echo memmap-type ;;

@@ -110,8 +110,9 @@ out=$(virsh define /root/spm-guest.xml 2>&1; virsh start spm-guest 2>&1)
 for i in $(seq 600); do grep -q "^spm-test: end" "$serial" 2>/dev/null && break; sleep 0.2; done
 e820=$(tr -d "\r" < "$serial" 2>/dev/null | grep -E "BIOS-e820: \[mem 0x0000000100000000-0x000000013fffffff\] +soft reserved")
 srat=$(tr -d "\r" < "$serial" 2>/dev/null | grep -F "ACPI: SRAT: Node 1 PXM 1 [mem 0x100000000-0x13fffffff]")
-if [ -n "$e820" ] && [ -n "$srat" ]; then
-    ok "the guest sees node 1 [4 GiB, 5 GiB) soft reserved in E820 and in the SRAT"
+efi=$(tr -d "\r" < "$serial" 2>/dev/null | grep -x "spm-test: firmware efi")
+if [ -n "$e820" ] && [ -n "$srat" ] && [ -n "$efi" ]; then
+    ok "the guest (booted by OVMF) sees node 1 [4 GiB, 5 GiB) soft reserved in E820 and in the SRAT"
 else
     fail "guest view of node 1" "$out" "$(tr -d "\r" < "$serial" 2>/dev/null | grep -E "e820|SRAT" | tail -12)"
 fi
