@@ -16,8 +16,15 @@ base=$(mktemp -d /tmp/spm-long.XXXXXX)
 trap 'umount "$long/build" 2>/dev/null; rm -rf "$base"' EXIT
 long="$base/$(printf 'a-clone-at-a-path-as-long-as-users-make-them-%s' 1 2 3)"
 mkdir -p "$long/build"
-git -C "$top" ls-files -z | tar -C "$top" --null -T - -cf - | tar -C "$long" -xf -
+# the tracked files as they are in the work tree (less any deleted there)
+git -C "$top" ls-files -z | while IFS= read -r -d '' f; do
+    [ ! -e "$top/$f" ] || printf '%s\0' "$f"
+done | tar -C "$top" --null -T - -cf - | tar -C "$long" -xf -
 mount --bind "$top/build" "$long/build"
+# The libvirt build seen at another path than the one it was built at
+# would look for its driver modules where "make install" puts them: tell
+# it to use its build directory (as virt-manager's tests here do).
+export LIBVIRT_DIR_OVERRIDE=1
 
 passed=0
 failed=0
