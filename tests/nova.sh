@@ -11,15 +11,24 @@
 #    and of the notification samples that carry ImageMetaPropsPayload's
 #    version ($FUNC; all of test_instance would add 2 minutes), once
 #    on the pristine tree (tag "base", trixie's os-traits) and once with the
-#    series (and the os-traits series).  Checks: no test fails with the
-#    series that passes on base, the series' own tests (memmap in their
-#    name or module) ran and passed, and the functional test boots a server
+#    series (and the os-traits series), each stestr run under a timeout.
+#    Checks: every module of $UNIT and $FUNC ran tests on both trees, every
+#    test that passes on base passes with the series (not failed, skipped
+#    or missing), no test fails with the series that does not fail on base,
+#    the series' own tests (memmap in their name or module, and the named
+#    ones below) ran and passed, and the functional test boots a server
 #    with hw:numa_memmap_type.1=spm only on the host whose domain
 #    capabilities list 'spm'.
+# 3. Nova's style checks on the Python files the series touches: flake8
+#    with Nova's [flake8] configuration (tox.ini) and its local hacking
+#    checks (nova/hacking/checks.py), and mypy with Nova's [mypy]
+#    configuration (setup.cfg) on those of its files that mypy checks.
+#    Both run on base too; a finding the series adds fails (compared by
+#    file, code and message, not line number).
 #
 # Prints "nova: N passed, N failed, N skipped" for the series (unit and
-# functional), the same for base, and ends with "nova-checks: N passed,
-# N failed".  Exit status 1 if a check failed, 2 if something is missing.
+# functional), the same for base, "flake8: ..." and "mypy: ..." for the
+# series, and ends with "nova-checks: N passed, N failed".  Exit status 1 if a check failed, 2 if something is missing.
 # The trees are copied (git archive) into the root; nothing is written to
 # build/nova.
 set -u
@@ -31,7 +40,13 @@ root="$top/build/trixie-nova"
 tree="$top/build/nova"
 ottree="$top/build/os-traits"
 conc=${NOVA_CONCURRENCY:-2}
+# Timeouts (seconds): one stestr run, the root's debootstrap, apt.
+test_timeout=${NOVA_TEST_TIMEOUT:-3600}
+root_timeout=${NOVA_ROOT_TIMEOUT:-1800}
+apt_timeout=${NOVA_APT_TIMEOUT:-1800}
 
+# NOVA_UNIT, NOVA_FUNC: other lists, for a quicker run of part of it (the
+# checks of named tests then only look at tests of the modules listed).
 UNIT="nova.tests.unit.virt.libvirt.test_config
 nova.tests.unit.virt.libvirt.test_driver
 nova.tests.unit.virt.libvirt.test_host
@@ -40,6 +55,7 @@ nova.tests.unit.objects
 nova.tests.unit.notifications
 nova.tests.unit.api.validation.extra_specs
 nova.tests.unit.api.openstack.compute.test_migrate_server
+nova.tests.unit.api.openstack.compute.test_servers
 nova.tests.unit.api.openstack.compute.test_suspend_server
 nova.tests.unit.compute.test_api
 nova.tests.unit.scheduler.test_utils"
@@ -47,6 +63,8 @@ FUNC="nova.tests.functional.libvirt.test_numa_memmap_type
 nova.tests.functional.libvirt.test_numa_servers
 nova.tests.functional.libvirt.test_numa_live_migration
 nova.tests.functional.notification_sample_tests.test_instance.TestInstanceNotificationSample.test_rebuild_server"
+UNIT=${NOVA_UNIT:-$UNIT}
+FUNC=${NOVA_FUNC:-$FUNC}
 
 missing() { echo "nova: $*" >&2; exit 2; }
 for t in "$tree" "$ottree"; do
@@ -57,22 +75,28 @@ done
 # The root: trixie minbase + what debian/control of the pinned nova asks
 # for to build and test it, + python3-placement.  Remade when either
 # changes.
-"$top/scripts/trixie-root.sh" trixie-nova minbase || missing "no trixie root"
-want=$( (cat "$tree/debian/control"; echo python3-placement) | sha256sum | cut -c1-16)
-in_root() {   # CMD: in the root, /proc mounted, in a mount namespace of its own
-    unshare -m sh -c 'mount -t proc proc "$0/proc" && exec chroot "$0" \
+timeout -k 30 "$root_timeout" "$top/scripts/trixie-root.sh" trixie-nova minbase ||
+    missing "no trixie root (debootstrap failed or took over $root_timeout s)"
+# python3-hacking (flake8 and hacking) is one of nova's build dependencies;
+# mypy is not.
+extra="python3-placement mypy"
+want=$( (cat "$tree/debian/control"; echo $extra) | sha256sum | cut -c1-16)
+in_root() {   # SECS CMD: in the root, /proc mounted, in a mount namespace of
+              # its own, killed (status 124) after SECS seconds
+    timeout -k 30 "$1" unshare -m sh -c 'mount -t proc proc "$0/proc" && exec chroot "$0" \
         /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
         LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive PBR_VERSION=31.0.0 \
-        sh -ec "$1"' "$root" "$1"
+        sh -ec "$1"' "$root" "$2"
 }
 if [ "$(cat "$root/.nova-deps" 2>/dev/null)" != "$want" ]; then
-    echo "nova: build dependencies of nova and python3-placement in build/trixie-nova" >&2
+    echo "nova: build dependencies of nova, $extra in build/trixie-nova" >&2
     rm -rf "$root/src" && mkdir -p "$root/src/nova/debian" &&
         cp "$tree/debian/control" "$root/src/nova/debian/"
-    in_root "apt-get -q update && apt-get -q -y --no-install-recommends build-dep /src/nova &&
-        apt-get -q -y --no-install-recommends install python3-placement" \
+    in_root "$apt_timeout" "apt-get -q update && apt-get -q -y --no-install-recommends build-dep /src/nova &&
+        apt-get -q -y --no-install-recommends install $extra" \
         > "$top/build/nova-deps.log" 2>&1 ||
-        { tail -20 "$top/build/nova-deps.log" >&2; missing "apt-get failed, see build/nova-deps.log"; }
+        { tail -20 "$top/build/nova-deps.log" >&2
+          missing "apt-get failed or took over $apt_timeout s, see build/nova-deps.log"; }
     echo "$want" > "$root/.nova-deps"
 fi
 
@@ -89,20 +113,32 @@ rm -rf "$work" && mkdir -p "$work/base" "$work/series" "$work/os-traits"
 git -C "$tree" archive base | tar -x -C "$work/base"
 git -C "$tree" archive HEAD | tar -x -C "$work/series"
 git -C "$ottree" archive HEAD | tar -x -C "$work/os-traits"
-in_root 'for d in /work/base /work/series; do
+in_root 600 'for d in /work/base /work/series; do
     cd $d && python3 setup.py -q egg_info >/dev/null 2>&1; done' ||
     missing "pbr egg_info failed"
 
 # run NAME DIR [PYTHONPATH]: $UNIT and $FUNC in DIR; per-test results
-# (test id, status) in $work/NAME.csv, output in $work/NAME.log
+# (test id, status) in $work/NAME.csv, output in $work/NAME.log; a run
+# that did not finish in $test_timeout s, or left no results, is named in
+# $work/NAME.broken.  Each run starts from an empty stestr repository, so
+# "stestr last" never returns an earlier run.
 run() {
     local unit func
     unit=$(echo $UNIT) func=$(echo $FUNC)
-    in_root "cd $2 && export PYTHONPATH=${3:-}
-        nice python3 -m stestr run --concurrency $conc $unit >&2 || true
-        python3 -m stestr last --subunit > /work/$1.unit.subunit
-        nice python3 -m stestr --test-path ./nova/tests/functional run --concurrency $conc $func >&2 || true
-        python3 -m stestr --test-path ./nova/tests/functional last --subunit > /work/$1.func.subunit
+    rm -f "$work/$1.broken"
+    in_root $((2 * test_timeout + 600)) "cd $2 && export PYTHONPATH=${3:-}
+        for kind in unit func; do
+            if [ \$kind = unit ]; then path=./nova/tests/unit; tests='$unit'
+            else path=./nova/tests/functional; tests='$func'; fi
+            rm -rf .stestr
+            rc=0
+            timeout -k 30 $test_timeout nice python3 -m stestr --test-path \$path \\
+                run --concurrency $conc \$tests >&2 || rc=\$?
+            [ \$rc -ne 124 ] && [ \$rc -ne 137 ] ||
+                echo \"\$kind: stestr killed after $test_timeout s\" >> /work/$1.broken
+            python3 -m stestr --test-path \$path last --subunit > /work/$1.\$kind.subunit ||
+                echo \"\$kind: no stestr results\" >> /work/$1.broken
+        done
         cat /work/$1.unit.subunit /work/$1.func.subunit | subunit2csv --no-passthrough" \
         > "$work/$1.raw" 2> "$work/$1.log"
     awk -F, 'NR > 1 && $1 != "test" {print $1 "," $2}' "$work/$1.raw" | sort -u > "$work/$1.csv"
@@ -117,7 +153,7 @@ ids() {      # CSV STATUS...
 }
 
 # 1. os-traits
-in_root 'cd /work/os-traits && python3 -m unittest discover -s os_traits/tests -t . 2>&1 | tail -4' \
+in_root 600 'cd /work/os-traits && python3 -m unittest discover -s os_traits/tests -t . 2>&1 | tail -4' \
     > "$work/os-traits.log" 2>&1
 otran=$(sed -n 's/^Ran \([0-9]*\) tests.*/\1/p' "$work/os-traits.log")
 if grep -qx OK "$work/os-traits.log"; then
@@ -141,19 +177,57 @@ echo "nova: $(counts "$work/series.csv")"
 echo "    without the series (base): $(counts "$work/base.csv");" \
     "$(git -C "$tree" rev-list --count base..HEAD) patches; $((t1 - t0)) s base, $((t2 - t1)) s series"
 
+for n in base series; do
+    if [ -s "$work/$n.broken" ]; then
+        fail "the test runs of $n did not complete" "$(cat "$work/$n.broken")"
+    else
+        ok "the test runs of $n completed"
+    fi
+done
+# A module that ran no test (a typo in the lists, an import error that
+# stestr reports as one failure) would make every comparison below vacuous.
+empty=
+for m in $UNIT $FUNC; do
+    for n in base series; do
+        # a module the series adds has nothing to run on base
+        [ "$n" = series ] || git -C "$tree" cat-file -e "base:$(echo "$m" | tr . /).py" 2>/dev/null ||
+            continue
+        ids "$work/$n.csv" success | grep -qE "^$m(\.|\$)" || empty="$empty $m($n)"
+    done
+done
+if [ -z "$empty" ]; then
+    ok "every test module passed tests on base and with the series ($(echo $UNIT $FUNC | wc -w) modules)"
+else
+    fail "test modules without a passing test" $empty
+fi
+
 ids "$work/base.csv" fail uxsuccess > "$work/base.failed"
 new=$(ids "$work/series.csv" fail uxsuccess | comm -23 - "$work/base.failed")
 if [ -z "$new" ]; then
-    ok "no test fails with the series that passes without it ($(wc -l < "$work/base.failed") fail on base too)"
+    ok "no test fails with the series that does not fail without it ($(wc -l < "$work/base.failed") fail on base too)"
 else
-    fail "tests that pass without the series fail with it (see build/trixie-nova/work/series.log)" "$new"
+    fail "tests that fail with the series and not without it (see build/trixie-nova/work/series.log)" "$new"
 fi
-gone=$(ids "$work/base.csv" success | comm -23 - <(ids "$work/series.csv" success skip fail uxsuccess))
+# Every test that passes on base must pass with the series: not fail, not
+# be skipped, not be missing (a test the series removed or renamed, or a
+# run cut short).
+gone=$(ids "$work/base.csv" success | comm -23 - <(ids "$work/series.csv" success))
 if [ -z "$gone" ]; then
-    ok "every test of base ran with the series too"
+    ok "every test that passes on base passes with the series ($(ids "$work/base.csv" success | wc -l))"
 else
-    fail "tests of base missing with the series" "$gone"
+    fail "tests that pass on base and not with the series ($(echo "$gone" | wc -l)):" \
+        "$(echo "$gone" | head -50 | while read -r t; do
+            echo "$t: $(awk -F, -v t="$t" '$1 == t {print $2}' "$work/series.csv" | sort -u | paste -sd/ -)" |
+                sed 's/: $/: missing/'; done)"
 fi
+# listed() TEST: is TEST in one of the modules of this run
+listed() {
+    local m
+    for m in $UNIT $FUNC; do
+        case $1 in "$m"|"$m".*) return 0 ;; esac
+    done
+    return 1
+}
 mine=$(grep -ci memmap "$work/series.csv")
 bad=$(grep -i memmap "$work/series.csv" | grep -v ',success$' | cut -d, -f1)
 if [ "$mine" -ge 30 ] && [ -z "$bad" ]; then
@@ -161,16 +235,95 @@ if [ "$mine" -ge 30 ] && [ -z "$bad" ]; then
 else
     fail "memmap type tests: $mine, not passing:" "$bad"
 fi
+# The series' tests of what the review of issue 19 asked for.
+for t in \
+    nova.tests.unit.objects.test_instance_numa.TestInstanceNUMATopology.test_spm_cell_ids_of_claimed_topology \
+    nova.tests.unit.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_spm_node_fitted_to_host \
+    nova.tests.unit.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_normal_only \
+    nova.tests.unit.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_same_node_twice \
+    nova.tests.unit.virt.libvirt.test_driver.LibvirtConnTestCase.test_suspend_numa_memmap_type_spm \
+    nova.tests.unit.virt.libvirt.test_driver.LibvirtConnTestCase.test_suspend_guest_for_snapshot__numa_memmap_type_spm
+do
+    listed "$t" || continue
+    if grep -qx "$t,success" "$work/series.csv"; then
+        ok "unit: ${t##*.}"
+    else
+        fail "unit: ${t##*.} did not pass" "$(grep "^$t," "$work/series.csv" || echo missing)"
+    fi
+done
 ft=nova.tests.functional.libvirt.test_numa_memmap_type.NUMAMemmapTypeTest
 for t in test_boot_only_on_capable_host test_no_capable_host \
          test_move_operations_keep_spm_node test_live_migration_refused \
-         test_api_refuses_bad_requests test_suspend_refused; do
+         test_api_refuses_bad_requests test_suspend_refused \
+         test_cold_snapshot_refused; do
+    listed "$ft.$t" || continue
     if grep -qx "$ft.$t,success" "$work/series.csv"; then
         ok "functional: $t"
     else
-        fail "functional: $t did not pass" "$(grep "$ft.$t" "$work/series.csv")"
+        fail "functional: $t did not pass" "$(grep "^$ft.$t," "$work/series.csv" || echo missing)"
     fi
 done
+
+# 3. flake8 (Nova's configuration and hacking checks) and mypy (Nova's
+# configuration) on the Python files the series touches, on base and with
+# the series.  Findings are compared without line and column numbers, as
+# a multiset: the series may move an existing finding, not add one.
+touched=$(git -C "$tree" diff --name-only --diff-filter=AM base HEAD -- '*.py')
+lint() {     # NAME DIR TOOL FILES...: findings "file: message" in $work/NAME.TOOL
+    local name=$1 dir=$2 tool=$3; shift 3
+    local files=
+    for f in "$@"; do [ -f "$work/$dir/$f" ] && files="$files $f"; done
+    case $tool in
+    flake8) cmd="python3 -m flake8 $files" ;;
+    mypy)   cmd="python3 -m mypy --config-file setup.cfg --no-incremental --no-error-summary $files" ;;
+    esac
+    in_root 1800 "cd /work/$dir && { [ -z '$files' ] || $cmd; }" > "$work/$name.$tool.out" 2>&1
+    echo $? > "$work/$name.$tool.rc"
+    case $tool in
+    flake8) sed -n 's/^\([^: ]*\.py\):[0-9]*:[0-9]*: /\1: /p' "$work/$name.$tool.out" ;;
+    mypy)   sed -n 's/^\([^: ]*\.py\):[0-9]*:\([0-9]*:\)\{0,1\} error: /\1: error: /p' "$work/$name.$tool.out" ;;
+    esac | sort > "$work/$name.$tool"
+}
+# rc 0: clean, 1: findings; anything else (the tool missing, a crash, a
+# timeout) is not a result
+lint_check() {   # TOOL WHAT FILES...
+    local tool=$1 what=$2; shift 2
+    lint base base "$tool" "$@"
+    lint series series "$tool" "$@"
+    local rb rs added
+    rb=$(cat "$work/base.$tool.rc") rs=$(cat "$work/series.$tool.rc")
+    echo "$tool: $(wc -l < "$work/series.$tool") findings on $# files with the series, $(wc -l < "$work/base.$tool") on base"
+    # status 1 with nothing parsed is a crash (a plugin that failed to
+    # load, a traceback), not a finding
+    [ "$rb" = 1 ] && [ ! -s "$work/base.$tool" ] && rb=crash
+    [ "$rs" = 1 ] && [ ! -s "$work/series.$tool" ] && rs=crash
+    if ! { [ "$rb" = 0 ] || [ "$rb" = 1 ]; } || ! { [ "$rs" = 0 ] || [ "$rs" = 1 ]; }; then
+        fail "$tool did not run (status $rb on base, $rs with the series)" \
+            "$(tail -5 "$work/series.$tool.out")"
+        return
+    fi
+    added=$(comm -13 "$work/base.$tool" "$work/series.$tool")
+    if [ -z "$added" ]; then
+        ok "$tool: $what: nothing new"
+    else
+        fail "$tool: $what: the series adds (see build/trixie-nova/work/series.$tool.out)" "$added"
+    fi
+}
+lint_check flake8 "Nova's [flake8] and hacking checks on the touched files" $touched
+# the touched files that Nova's [mypy] "files" lists
+mypy_files=$(in_root 60 'cd /work/series && python3 -c "
+import configparser, glob, sys
+c = configparser.ConfigParser()
+c.read(\"setup.cfg\")
+pats = [p.strip() for p in c[\"mypy\"][\"files\"].replace(\",\", \" \").split()]
+listed = {f for p in pats for f in glob.glob(p)}
+print(\" \".join(f for f in sys.argv[1:] if f in listed))
+" '"$(echo $touched)")
+if [ -n "$mypy_files" ]; then
+    lint_check mypy "Nova's [mypy] checks on $mypy_files" $mypy_files
+else
+    fail "mypy: no touched file is one mypy checks (or setup.cfg was not read)"
+fi
 
 echo "nova-checks: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -7,6 +7,7 @@ set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 virsh="$top/scripts/virsh.sh"
+export VIRSH_TIMEOUT=300     # no virsh call may hang the suite
 example="$top/examples/spm-guest.xml"
 # Embedded driver roots hold QEMU's monitor sockets, whose paths have at
 # most 107 bytes: they live under a short temporary directory, never under
@@ -403,6 +404,43 @@ else
     fail "cross-QEMU restore" "$(cat "$log2")" "$(cat "$vlog")"
 fi
 rm -rf "$EMBED"
+
+# --- libvirt series: balloon translation on sp-mem (the libvirt series'
+# --- block; keep other tests above it)
+# 20. virsh setmem on a running sp-mem guest: QEMU's balloon counts -m (cell
+#     0) only, so libvirt gives QEMU the target less the SPM cell.  2.5 GiB
+#     of 3 GiB become a balloon target of 1.5 GiB, 1610612736 bytes, in
+#     the QMP command libvirt sends (its debug log); HMP 'info balloon'
+#     (safe, unlike 'info numa') shows QEMU's own view, 2 GiB of -m.  A
+#     target of the SPM cell alone is an invalid argument.
+export EMBED="$work/r4"
+root=$EMBED
+fresh_root
+# the embedded driver runs in virsh: its debug log has the QMP commands
+export LIBVIRT_LOG_FILTERS="1:qemu.qemu_monitor"
+export LIBVIRT_LOG_OUTPUTS="1:file:$work/setmem-debug.log"
+session_open "$work/sid-setmem.log"
+unset LIBVIRT_LOG_FILTERS LIBVIRT_LOG_OUTPUTS
+session_run define "$work/sid-balloon.xml"
+session_run start --paused spm-guest
+session_run setmem spm-guest 2621440 --live
+session_run qemu-monitor-command spm-guest --hmp info balloon
+session_run setmem spm-guest 1048576 --live
+session_run domstate spm-guest
+session_run destroy spm-guest
+session_run undefine spm-guest
+session_close
+if grep -q '"execute":"balloon","arguments":{"value":1610612736}' "$work/setmem-debug.log" 2>/dev/null &&
+   grep -Eq "^balloon: actual=2048([^0-9]|$)" "$vlog" &&
+   grep -qF "error: invalid argument: balloon target 1048576 KiB must be larger than the 1048576 KiB of the guest's memmapType='spm' NUMA cells" "$vlog" &&
+   grep -qx "paused" "$vlog"; then
+    ok "setmem 2.5 GiB on an sp-mem guest gives QEMU's balloon 1.5 GiB; the SPM cell alone is an invalid argument"
+else
+    fail "setmem on an sp-mem guest" "$(cat "$vlog")" \
+        "$(grep -o '"execute":"balloon"[^}]*}' "$work/setmem-debug.log" 2>/dev/null)"
+fi
+rm -rf "$EMBED"
+# --- end of the libvirt series' block
 
 echo "project: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

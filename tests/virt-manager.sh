@@ -6,18 +6,25 @@
 # 1. virt-manager's own test suite (pytest), once on the pristine tree
 #    (tag "base") and once with the series, in the same environment.
 #    Prints "virt-manager: N passed, N failed, N skipped" for the series.
-#    The checks: no test fails that passes on base (with trixie's
-#    osinfo-db, sources/virt-manager-test, none fails), the new tests pass,
-#    and test_checkprops passes (every XML property and command line
+#    The checks: pytest itself ran to the end both times (exit status 0
+#    or 1: a crash, an internal or collection error fails), every test
+#    that passes on base passes with the series (one that fails, is
+#    skipped or is missing fails the check; with trixie's osinfo-db,
+#    sources/virt-manager-test, none fails on base), the new tests pass
+#    (or are skipped by their libvirt version gate, said so), and
+#    test_checkprops passes (every XML property and command line
 #    sub-option is exercised).  The suite skips test_checkprops after any
 #    failure; a small plugin lets it run when the only failures are
-#    base's own.
+#    base's own.  Then pylint, pycodestyle and codespell with the tree's
+#    own configuration (.pylintrc, setup.cfg, tests/meson.build) on the
+#    files the series touches.
 # 2. End to end on the embedded QEMU driver: virt-install defines and
 #    boots the test guest (build/guest) with an SPM cell 1 on the reference
 #    QEMU (TCG); the guest's E820 and SRAT for node 1 are checked;
 #    virt-xml --edit makes the cell normal again; the same virt-install
 #    command with Debian 12's QEMU 7.2 fails with virt-install's message
-#    and defines nothing.
+#    and defines nothing; virt-xml --edit on a guest defined for that QEMU
+#    refuses the value too and leaves the definition unchanged.
 #
 # virt-install and virt-xml cannot open qemu:///embed by themselves: libvirt
 # requires an event loop of an embedded driver's client, and they register
@@ -28,7 +35,8 @@
 #
 # Ends with "virt-manager-e2e: N passed, N failed" (all checks, suite ones
 # included); exit status 1 if any failed, 2 if something is missing.
-# $VM_E2E_TIMEOUT: seconds for the boot (default 300).  The temporary
+# $VM_E2E_TIMEOUT: seconds for the boot (default 300); every virsh,
+# virt-install and virt-xml call runs under timeout(1).  The temporary
 # directory (driver roots, logs) is kept when a check fails.
 set -u
 
@@ -100,10 +108,11 @@ trap 'exit 1' INT TERM
 ########################################################################
 # 1. The suite
 
-# Results of a pytest run, one line per test: OUTCOME<TAB>KEY<TAB>NODEID.
-# KEY names a test the same way in both trees: test_cli.py numbers its
-# cases in order (new cases renumber the rest), so a case is its command
-# line on one line, with the tree's own path taken out.
+# Results of a pytest run, one line per test:
+# OUTCOME<TAB>KEY<TAB>NODEID<TAB>SKIP_REASON.  KEY names a test the same
+# way in both trees: test_cli.py numbers its cases in order (new cases
+# renumber the rest), so a case is its command line on one line, with the
+# tree's own path taken out, and its compare file; repeats are numbered.
 mkdir "$tmp/plugin"
 cat > "$tmp/plugin/vmresults.py" <<'EOF'
 import os
@@ -122,13 +131,29 @@ def _keyof(item):
     for cell in getattr(item.obj, "__closure__", None) or ():
         cmdstr = getattr(cell.cell_contents, "cmdstr", None)
         if cmdstr:
-            return "cli: " + " ".join(cmdstr.replace(os.getcwd(), ".").split())
+            compare = getattr(cell.cell_contents, "compare_file", None) or ""
+            return "cli: %s %s" % (
+                " ".join(cmdstr.replace(os.getcwd(), ".").split()),
+                os.path.basename(compare))
     return item.nodeid
 
 
 def pytest_collection_modifyitems(items):
+    # a few cases repeat a command line: number the repeats
+    seen = {}
     for item in items:
-        _key[item.nodeid] = _keyof(item)
+        key = _keyof(item)
+        seen[key] = seen.get(key, 0) + 1
+        _key[item.nodeid] = key if seen[key] == 1 else "%s #%d" % (key, seen[key])
+
+
+_reason = {}
+
+
+def _gated(nodeid):
+    return (_outcome[nodeid] == "skipped" and
+            _reason.get(nodeid, "").startswith(
+                "Skipping check due to version < "))
 
 
 def pytest_runtest_logreport(report):
@@ -136,17 +161,24 @@ def pytest_runtest_logreport(report):
         _outcome[report.nodeid] = "failed"
     elif report.skipped:
         _outcome.setdefault(report.nodeid, "skipped")
+        if isinstance(report.longrepr, tuple):
+            reason = str(report.longrepr[2])
+            if reason.startswith("Skipped: "):
+                reason = reason[len("Skipped: "):]
+            _reason.setdefault(report.nodeid, reason)
     elif report.when == "call":
         _outcome.setdefault(report.nodeid, "passed")
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
-    # tests/conftest.py skips test_checkprops after any failure; failures
-    # that happen without the series too say nothing about it
+    # tests/conftest.py skips test_checkprops after any failure or skip;
+    # failures that happen without the series too say nothing about it,
+    # nor does a test skipped by its libvirt version gate
     if os.path.basename(str(item.fspath)) != "test_checkprops.py":
         return
-    failed = {_key[n] for n, o in _outcome.items() if o != "passed"}
+    failed = {_key[n] for n, o in _outcome.items()
+              if o != "passed" and not _gated(n)}
     if failed <= _known:
         import tests.utils
         tests.utils.TESTCONFIG.skip_checkprops = False
@@ -155,15 +187,27 @@ def pytest_runtest_setup(item):
 def pytest_sessionfinish(session):
     with open(os.environ["VM_RESULTS"], "w") as f:
         for nodeid, outcome in _outcome.items():
-            f.write("%s\t%s\t%s\n" % (outcome, _key.get(nodeid, nodeid), nodeid))
+            f.write("%s\t%s\t%s\t%s\n" % (outcome, _key.get(nodeid, nodeid),
+                                          nodeid, _reason.get(nodeid, "")))
 EOF
 
 # suite DIR NAME [KNOWN_FAILURES]: run the suite in DIR; results in
-# $tmp/NAME.results, output in $tmp/NAME.log
+# $tmp/NAME.results, output in $tmp/NAME.log, pytest's exit status in
+# $tmp/NAME.rc.  0: all passed, 1: some failed; anything else (interrupted,
+# internal error, usage error, no tests collected, killed by the timeout)
+# means the run is not a result.  The suite's scratch files (downloaded
+# kernels, unattended ISOs) go to a cache directory of the run's own:
+# test_cli.py makes HOME /tmp, shared with any other run on the machine.
 suite() {
     (cd "$1" && VM_RESULTS="$tmp/$2.results" VM_KNOWN="${3:-}" \
-        PYTHONPATH="$tmp/plugin" nice $py -m pytest -p no:cacheprovider \
+        XDG_CACHE_HOME="$tmp/cache-$2" PYTHONPATH="$tmp/plugin" timeout 1800 nice $py -m pytest -p no:cacheprovider \
         -p vmresults -q -rfEs) > "$tmp/$2.log" 2>&1
+    echo $? > "$tmp/$2.rc"
+}
+ran() {      # NAME: did pytest run to the end?
+    local rc
+    rc=$(cat "$tmp/$1.rc")
+    [ "$rc" -le 1 ] && [ -s "$tmp/$1.results" ]
 }
 counts() {   # RESULTS
     awk -F'\t' '{n[$1]++} END {printf "%d passed, %d failed, %d skipped\n", n["passed"], n["failed"], n["skipped"]}' "$1"
@@ -176,26 +220,46 @@ git clone -q --shared --no-checkout "$tree" "$tmp/base" &&
     git -C "$tmp/base" checkout -q base ||
     missing "cannot check out base of $tree"
 suite "$tmp/base" base
+ran base || missing "the suite did not run on base: pytest exit $(cat "$tmp/base.rc")" \
+    "$(tail -5 "$tmp/base.log")"
 { keys "$tmp/base.results" failed; keys "$tmp/base.results" skipped; } |
     sort -u > "$tmp/base.failed"
 suite "$tree" series "$tmp/base.failed"
-[ -s "$tmp/series.results" ] || missing "the suite did not run: $(tail -5 "$tmp/series.log")"
+[ -s "$tmp/series.results" ] || touch "$tmp/series.results"
 
 echo "virt-manager: $(counts "$tmp/series.results")"
 echo "    without the series (base): $(counts "$tmp/base.results");" \
     "$(git -C "$tree" rev-list --count base..HEAD) patches; libvirt $libver"
 
-new=$( { keys "$tmp/series.results" failed; keys "$tmp/series.results" skipped; } |
-    sort -u | comm -23 - "$tmp/base.failed")
-if [ -z "$new" ]; then
-    ok "suite: no test fails or skips that passes without the series ($(wc -l < "$tmp/base.failed") fail or skip on base too)"
+if ran series; then
+    ok "suite: pytest ran to the end (exit $(cat "$tmp/series.rc"))"
 else
-    fail "suite: tests that pass without the series fail (see $tmp/series.log)" "$new"
+    fail "suite: pytest exit $(cat "$tmp/series.rc") with the series (crash, internal, collection or usage error, timeout)" \
+        "$(grep -E 'ERROR|INTERNALERROR|Interrupted|error' "$tmp/series.log" | head -10)" "log: $tmp/series.log"
 fi
+# Every test that passes on base must pass with the series: one that
+# fails, is skipped or is not there at all is a regression.
+keys "$tmp/base.results" passed > "$tmp/base.passed"
+keys "$tmp/series.results" passed > "$tmp/series.passed"
+lost=$(comm -23 "$tmp/base.passed" "$tmp/series.passed")
+if [ -z "$lost" ]; then
+    ok "suite: all $(wc -l < "$tmp/base.passed") tests that pass on base pass with the series ($(wc -l < "$tmp/base.failed") fail or skip on base)"
+else
+    fail "suite: $(echo "$lost" | wc -l) tests that pass on base do not pass with the series (failed, skipped or missing; see $tmp/series.log)" \
+        "$(echo "$lost" | while IFS= read -r k; do
+            o=$(awk -F'\t' -v k="$k" '$2 == k {print $1; exit}' "$tmp/series.results")
+            echo "${o:-missing}: $k"; done | head -20)"
+fi
+# The series' own tests: they pass; one may be skipped only by a libvirt
+# version gate ("Skipping check due to version < X" on an older libvirt).
 mine=$(grep -ci memmap "$tmp/series.results")
-bad=$(grep -i memmap "$tmp/series.results" | grep -v '^passed' | cut -f3)
+bad=$(grep -i memmap "$tmp/series.results" | awk -F'\t' '
+    $1 == "passed" {next}
+    $1 == "skipped" && $4 ~ /^Skipping check due to version < / {next}
+    {print $1 ": " $3 " " $4}')
+gated=$(grep -i memmap "$tmp/series.results" | awk -F'\t' '$1 == "skipped" {print $3 " (" $4 ")"}' | paste -sd';' -)
 if [ "$mine" -gt 0 ] && [ -z "$bad" ]; then
-    ok "suite: the $mine memmapType tests pass"
+    ok "suite: the $mine memmapType tests pass${gated:+ but for the libvirt $libver version gate: skipped $gated}"
 else
     fail "suite: memmapType tests: $mine, not passing:" "$bad"
 fi
@@ -205,6 +269,30 @@ if [ "$props" -eq 2 ]; then
 else
     fail "suite: test_checkprops did not pass" "$(grep test_checkprops "$tmp/series.results")"
 fi
+
+# Linters, as virt-manager's tests/meson.build runs them on its tree,
+# here on what the series touches.
+mapfile -t touched < <(git -C "$tree" diff --name-only --diff-filter=d base..HEAD)
+mapfile -t pyfiles < <(printf '%s\n' "${touched[@]}" | grep '\.py$')
+lint() {     # NAME NFILES COMMAND...
+    local name=$1 nfiles=$2 out rc
+    shift 2
+    if ! command -v "$1" >/dev/null; then
+        fail "$name: not installed (scripts/deps.sh)"
+        return
+    fi
+    out=$(cd "$tree" && MALLOC_PERTURB_=0 timeout 600 nice "$@" 2>&1)
+    rc=$?
+    if [ "$rc" -eq 0 ]; then
+        ok "$name: clean on the $nfiles files the series touches"
+    else
+        fail "$name: exit $rc" "$(echo "$out" | head -20)"
+    fi
+}
+lint pylint ${#pyfiles[@]} pylint --rcfile .pylintrc "${pyfiles[@]}"
+lint pycodestyle ${#pyfiles[@]} pycodestyle --config setup.cfg --format pylint "${pyfiles[@]}"
+lint codespell ${#touched[@]} codespell --ignore-words tests/data/codespell_dict.txt \
+    --skip '*.pyc,*.iso,*.xml,NEWS.md' "${touched[@]}"
 
 ########################################################################
 # 2. End to end
@@ -224,16 +312,16 @@ tool() {     # ROOT TOOL ARGS...
 vsh() {      # ROOT ARGS...
     local root=$1
     shift
-    "$virsh" -q -c "qemu:///embed?root=$tmp/$root" "$@" 2>&1
+    timeout 120 "$virsh" -q -c "qemu:///embed?root=$tmp/$root" "$@" 2>&1
 }
 
 # The test guest: q35 under TCG with ACPI, 1 GiB in cell 0 with the CPU,
 # 1 GiB in cell 1 without CPUs; its /init prints E820 and SRAT, powers off.
 mib=1024
-install_args() {   # EMULATOR SERIAL_LOG
+install_args() {   # EMULATOR SERIAL_LOG [CELL1_MEMMAPTYPE]
     printf '%s\n' --name "$name" --virt-type qemu --machine q35 --osinfo generic \
         --memory $((2 * mib)) --vcpus 1 \
-        --cpu "numa.cell0.cpus=0,numa.cell0.memory=$((mib * 1024)),numa.cell1.memory=$((mib * 1024)),numa.cell1.memmapType=spm" \
+        --cpu "numa.cell0.cpus=0,numa.cell0.memory=$((mib * 1024)),numa.cell1.memory=$((mib * 1024)),numa.cell1.memmapType=${3:-spm}" \
         --features acpi=on \
         --boot "emulator=$1,kernel=$guest/vmlinuz,initrd=$guest/initramfs.cpio.gz,kernel_args=console=ttyS0 quiet panic=-1" \
         --import --disk none --network none --graphics none \
@@ -333,6 +421,27 @@ if [ -z "$defined" ] && [ ! -e "$tmp/deb/etc/qemu/$name.xml" ] && [ ! -e "$log" 
     ok "nothing defined or started on $debqemu"
 else
     fail "on $debqemu: defined '$defined'" "$(ls "$tmp/deb/etc/qemu" "$log" 2>&1)"
+fi
+
+# 2d. virt-xml --edit applies the same check: a guest defined for Debian
+# 12's QEMU (virt-install --print-xml, cell 1 'normal'; virsh define)
+# cannot have its cell 1 made 'spm', and its definition stays as it was.
+mapfile -t args < <(install_args "$debqemu" "$log" normal)
+tool deb virt-install "${args[@]}" --print-xml > "$tmp/deb-guest.xml" 2> "$tmp/deb-print.log"
+vsh deb define "$tmp/deb-guest.xml" > "$tmp/deb-define.log"
+before=$(vsh deb dumpxml --inactive "$name")
+tool deb virt-xml "$name" --edit --cpu numa.cell1.memmapType=spm > "$tmp/deb-xml.log" 2>&1
+rc=$?
+msg=$(grep '^ERROR' "$tmp/deb-xml.log")
+after=$(vsh deb dumpxml --inactive "$name")
+want="Error: --cpu numa.cell1.memmapType=spm: NUMA cell 1: memmapType 'spm' is not supported by this host (emulator $debqemu, machine pc-q35-"
+if [[ $before == *"<cell id='1'"*"memmapType='normal'"* ]] && [ "$rc" -ne 0 ] &&
+    [[ $msg == "ERROR    $want"*"). Supported values: normal" ]] && [ "$after" = "$before" ]; then
+    ok "virt-xml --edit on $debqemu refused: ${msg#ERROR    }; definition unchanged"
+else
+    fail "virt-xml --edit on $debqemu: exit $rc, expected '$want...). Supported values: normal' and no change" \
+        "defined: $(grep "<cell id='1'" <<<"$before")" "$(cat "$tmp/deb-print.log" "$tmp/deb-define.log")" \
+        "$(grep -v ' : info : ' "$tmp/deb-xml.log" | tail -5)" "now: $(grep "<cell id='1'" <<<"$after")"
 fi
 
 echo "virt-manager-e2e: $passed passed, $failed failed"
