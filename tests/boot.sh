@@ -464,7 +464,7 @@ EOF
 # same object libvirt emits for one (tests/qemuxmlconfdata/
 # numa-memmap-type-accelerator.*.args), for the emulated device instead.
 chain_gi="    <qemu:arg value='-object'/>
-    <qemu:arg value='{\"qom-type\":\"acpi-generic-initiator\",\"id\":\"ua-dev1-gi1\",\"pci-dev\":\"ua-dev1\",\"node\":1}'/>
+    <qemu:arg value='{\"qom-type\":\"acpi-generic-initiator\",\"id\":\"gi0\",\"pci-dev\":\"ua-dev1\",\"node\":1}'/>
 "
 
 # chain LABEL GI SIZE:TYPE...: boot a guest with these cells (cell 0 gets
@@ -610,6 +610,9 @@ if [ "$memmap" = chain ]; then
     chain no-spm gi 2048:normal 1024:normal
     adjacent=yes chain two-spm gi 1024:normal 512:spm 256:spm
     hmat=yes chain two-spm-hmat gi 1024:normal 512:spm 256:spm
+    # node 1 without CPUs or memory (memory='0', a bare -numa node): the
+    # Generic Initiator alone brings it online for its device
+    chain memoryless-gi gi 2048:normal 0:normal
     echo "boot: $passed passed, $failed failed"
     exit 0
 fi
