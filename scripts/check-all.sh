@@ -13,7 +13,7 @@ logs="$top/build/check-logs"
 
 # PART  MINUTES  COMMAND
 parts=$(cat <<'EOT'
-setup         60  make --no-print-directory -j3 -Otarget build
+setup         60  scripts/setup.sh
 libvirt       20  scripts/check-libvirt.sh
 fuzz          25  env FUZZ_PARALLEL=1 scripts/check-fuzz.sh
 fuzz-selftest 10  tests/fuzz-selftest.sh
