@@ -69,6 +69,11 @@ nova.tests.functional.libvirt.test_numa_live_migration
 nova.tests.functional.notification_sample_tests.test_instance.TestInstanceNotificationSample.test_rebuild_server"
 UNIT=${NOVA_UNIT:-$UNIT}
 FUNC=${NOVA_FUNC:-$FUNC}
+# The head of the loop run() and list() go through in the root's shell:
+# each kind's test path and selection.
+each_kind="for kind in unit func; do
+            if [ \$kind = unit ]; then path=./nova/tests/unit; tests='$(echo $UNIT)'
+            else path=./nova/tests/functional; tests='$(echo $FUNC)'; fi"
 
 missing() { echo "nova: $*" >&2; exit 2; }
 for t in "$tree" "$ottree"; do
@@ -131,13 +136,9 @@ in_root 600 'for d in /work/base /work/series; do
 # in $work/NAME.broken.  Each run starts from an empty stestr repository,
 # so "stestr last" never returns an earlier run.
 run() {
-    local unit func
-    unit=$(echo $UNIT) func=$(echo $FUNC)
     rm -f "$work/$1.broken"
     in_root $((2 * test_timeout + 600)) "cd $2 && export PYTHONPATH=${3:-}
-        for kind in unit func; do
-            if [ \$kind = unit ]; then path=./nova/tests/unit; tests='$unit'
-            else path=./nova/tests/functional; tests='$func'; fi
+        $each_kind
             : > /work/$1.\$kind.subunit
             if [ -n '${4:-}' ]; then
                 [ -s /work/${4:-}.\$kind ] || continue
@@ -160,13 +161,9 @@ run() {
 # discovery finds them, in $work/NAME.unit and $work/NAME.func; a
 # discovery that fails (an import error) is named in $work/NAME.broken.
 list() {
-    local unit func
-    unit=$(echo $UNIT) func=$(echo $FUNC)
     rm -f "$work/$1.broken"
     in_root 1200 "cd $2
-        for kind in unit func; do
-            if [ \$kind = unit ]; then path=./nova/tests/unit; tests='$unit'
-            else path=./nova/tests/functional; tests='$func'; fi
+        $each_kind
             rm -rf .stestr
             python3 -m stestr --test-path \$path init >/dev/null &&
             python3 -m stestr --test-path \$path list \$tests > /work/$1.\$kind.out ||
