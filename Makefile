@@ -71,11 +71,10 @@ check-libvirt: libvirt
 check-qemu: qemu
 	./scripts/check-qemu.sh
 
+# the project's tests (pytest, tests/pytest.sh): embedded driver, harness,
+# a clone at a long path, the boot matrix (two at once), the daemon
 check-project: build
-	./tests/run.sh
-	./tests/long-path.sh
-	./tests/boot-all.sh
-	./tests/daemon.sh
+	./scripts/check-all.sh project long-path boot-all daemon
 
 # the libvirt tests that exercise the series under libvirt's valgrind setup,
 # and the whole suite with ASan+UBSan: too long for make check
@@ -121,12 +120,12 @@ debs: deps
 	./scripts/debs.sh
 
 check-debs: debs guest
-	./tests/debs-e2e.sh
+	./tests/pytest.sh --namespace test_debs.py
 
-# not a test: figures for the README (both QEMUs, the project's SeaBIOS)
+# not a test: figures for the README (both QEMUs, the project's SeaBIOS;
+# the bench cases of tests/test_boot.py)
 bench: build
-	./tests/boot.sh build/qemu-ref/bin/qemu-system-x86_64 seabios bench
-	./tests/boot.sh scripts/qemu-sid seabios-patched bench
+	./tests/pytest.sh -s -m bench test_boot.py
 
 clean:
 	rm -rf build/libvirt-build build/qemu-build build/qemu-ref build/seabios-build \

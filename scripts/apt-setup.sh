@@ -1,17 +1,18 @@
 #!/bin/sh
 # Add the Debian suites the project needs (source packages for bookworm,
 # trixie, sid, bookworm-backports), derived from the machine's existing
-# deb822 entry so that no archive host is written anywhere.  Other suites
+# entry (deb822 or a classic sources.list) so that no archive host is
+# written anywhere.  Other suites
 # are pinned low: nothing installed from bookworm is upgraded by them.
 set -eu
 
-src=/etc/apt/sources.list.d/debian.sources
 out=/etc/apt/sources.list.d/spm-extra.sources
 pref=/etc/apt/preferences.d/spm-extra
 
-uri=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' "$src")
-keyring=$(awk '/^Signed-By:/ {print $2; exit}' "$src")
-[ -n "$uri" ] || { echo "apt-setup: no URIs in $src" >&2; exit 1; }
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/lib.sh"
+archive || exit 1
+uri=$mirror
 
 new=$(cat <<EOT
 Types: deb-src
@@ -56,4 +57,5 @@ Acquire::ftp::Timeout "60";
 Acquire::Retries "3";
 EOT
 
-timeout 1800 apt-get -o Acquire::Check-Valid-Until=false update -qq
+[ -n "${APT_SETUP_NO_UPDATE:-}" ] ||    # (tests/test_harness.py)
+    timeout 1800 apt-get -o Acquire::Check-Valid-Until=false update -qq

@@ -9,6 +9,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
 src="$top/build/libvirt"
 bld="$top/build/libvirt-build"
+stamp="$top/build/libvirt-build.stamp"    # written only when the build succeeds
+rm -f "$stamp"
 
 libvirt_setup "$bld" "$top/build/meson-setup.log" -Ddocs=enabled \
     -Ddriver_libvirtd=enabled -Ddriver_remote=enabled
@@ -21,4 +23,5 @@ ninja -C "$bld" >"$top/build/ninja.log" 2>&1 || {
     grep -E -A5 'error|FAILED' "$top/build/ninja.log" | head -60 >&2
     exit 1
 }
+tree_key libvirt > "$stamp"
 echo "build: $(grep -c 'warning:' "$top/build/ninja.log" || true) compiler warnings, see build/ninja.log"

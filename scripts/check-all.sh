@@ -2,67 +2,105 @@
 # check-all.sh [PART...]: what "make check" runs.  Every part runs, in this
 # order, even when an earlier one failed (a part that needs what an earlier
 # one failed to make fails itself, with its own summary line); each has a
-# time limit.  At the end, a table: each part's exit code, wall time and
-# summary lines ("N passed, N failed ..."); the exit code is non-zero if
-# any part failed or a test part printed no summary line.  Each part's
-# whole output is also in build/check-logs/PART.log.
+# time limit.  A part passes only if it exits 0 and its output ends its
+# run with its own summary line: pytest's closing line for the project's
+# tests (no skipped test allowed there), else "SUMMARY: N passed, N
+# failed ..." with the part's own prefix; an earlier line of that shape
+# (from a sub-run) does not count.  At the end, a table: each part's exit
+# code, wall time and summary; the exit code is non-zero if any part
+# failed, an unknown part was named, or no part ran.  Each part's whole
+# output is also in build/check-logs/PART.log.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-logs="$top/build/check-logs"
+logs=${CHECK_LOGS:-$top/build/check-logs}
+# the trees must be what the exported series give (scripts/check-built.sh;
+# SPM_EXPORTED= make check-project tests work in progress)
+export SPM_EXPORTED=${SPM_EXPORTED-1}
 
-# PART  MINUTES  COMMAND
-parts=$(cat <<'EOT'
-setup         60  scripts/setup.sh
-libvirt       20  scripts/check-libvirt.sh
-fuzz          25  env FUZZ_PARALLEL=1 scripts/check-fuzz.sh
-fuzz-selftest 10  tests/fuzz-selftest.sh
-qemu          20  scripts/check-qemu.sh
-project       20  tests/run.sh
-long-path     20  tests/long-path.sh
-boot-all      30  tests/boot-all.sh
-daemon        20  tests/daemon.sh
-virt-manager  30  tests/virt-manager.sh
-nova          45  tests/nova.sh
-debs          60  env DEBS_NOCHECK=1 scripts/debs.sh
-debs-e2e      30  tests/debs-e2e.sh
+# PART  MINUTES  SUMMARY  COMMAND   (SUMMARY: the prefix of the part's
+# summary line, "pytest" for pytest's, "-" for a part with none).
+# $CHECK_PARTS replaces the table (the harness's own tests).
+parts=${CHECK_PARTS:-$(cat <<'EOT'
+setup         60  -                scripts/setup.sh
+libvirt       20  libvirt          scripts/check-libvirt.sh
+fuzz          25  fuzz             env FUZZ_PARALLEL=1 scripts/check-fuzz.sh
+fuzz-selftest 10  fuzz-selftest    tests/fuzz-selftest.sh
+qemu          20  qemu             scripts/check-qemu.sh
+project       20  pytest           tests/pytest.sh test_embed.py test_harness.py
+long-path     20  pytest           tests/long-path.sh
+boot-all      30  pytest           tests/pytest.sh -n 2 test_boot.py
+daemon        20  pytest           tests/pytest.sh --namespace test_daemon.py
+virt-manager  30  virt-manager-e2e tests/virt-manager.sh
+nova          45  nova-checks      tests/nova.sh
+debs          60  -                env DEBS_NOCHECK=1 scripts/debs.sh
+debs-e2e      30  pytest           tests/pytest.sh --namespace test_debs.py
 EOT
-)
-[ $# -eq 0 ] || parts=$(printf '%s\n' "$parts" | awk -v want=" $* " 'index(want, " " $1 " ")')
+)}
+if [ $# -gt 0 ]; then
+    for want in "$@"; do
+        printf '%s\n' "$parts" | awk -v w="$want" '$1 == w {f = 1} END {exit !f}' || {
+            echo "check: no part '$want'; the parts: $(printf '%s\n' "$parts" | awk '{print $1}' | paste -sd' ' -)" >&2
+            exit 2
+        }
+    done
+    parts=$(printf '%s\n' "$parts" | awk -v want=" $* " 'index(want, " " $1 " ")')
+fi
+
+# summary LOG PREFIX: the part's summary line, the last of its kind
+summary() {
+    if [ "$2" = pytest ]; then
+        grep -aE '^(=+ )?([0-9]+ [a-z]+(, )?)+ in [0-9.]+s( \([0-9:]+\))?( =+)?$' "$1" | tail -1
+    else
+        grep -aE "^$2: [0-9]+ passed, [0-9]+ failed" "$1" | tail -1
+    fi
+}
+# The qemu part prints one line per QEMU test program: all count.
+lines_of() {
+    if [ "$2" = qemu ]; then grep -aE '^qemu [a-z-]+: [0-9]+ passed, [0-9]+ failed' "$1"; fi
+}
 
 mkdir -p "$logs"
-summary=$(mktemp)
-trap 'rm -f "$summary"' EXIT
+table=$(mktemp)
+trap 'rm -f "$table"' EXIT
 t_all=$SECONDS
 bad=0
-while read -r name minutes cmd; do
+ran=0
+while read -r name minutes prefix cmd; do
     [ -n "$name" ] || continue
+    ran=$((ran + 1))
     echo "==== $name: $cmd"
     t0=$SECONDS
-    rc=0
     # timeout signals the part's whole process group
     timeout --kill-after=60 "$((minutes * 60))" bash -c "$cmd" </dev/null 2>&1 |
         tee "$logs/$name.log"
     rc=${PIPESTATUS[0]}
     secs=$((SECONDS - t0))
     [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] || echo "$name: stopped after its time limit of $minutes min"
-    lines=$(grep -aE '^[A-Za-z][A-Za-z0-9 +_./-]*: [0-9]+ passed, [0-9]+ failed' "$logs/$name.log")
-    note=
-    if [ "$name" != setup ] && [ "$name" != debs ] && [ -z "$lines" ]; then
-        note="no summary line"
-        [ "$rc" -ne 0 ] || rc=1
+    line= note=
+    if [ "$prefix" = qemu ]; then
+        line=$(lines_of "$logs/$name.log" qemu)
+        [ -n "$line" ] || note="no summary line"
+    elif [ "$prefix" != - ]; then
+        line=$(summary "$logs/$name.log" "$prefix")
+        if [ -z "$line" ]; then
+            note="no summary line"
+        elif [ "$prefix" = pytest ] && printf '%s' "$line" | grep -qE ' (skipped|xfailed|xpassed)'; then
+            note="skipped tests: every project test must run"
+        fi
     fi
+    [ -z "$note" ] || [ "$rc" -ne 0 ] || rc=1
     [ "$rc" -eq 0 ] || bad=$((bad + 1))
     echo "==== $name: exit $rc, $secs s"
     {
-        printf '%-14s %4s %6s  %s\n' "$name" "$rc" "$secs s" "${note:-$(printf '%s' "$lines" | head -1)}"
-        printf '%s\n' "$lines" | sed -n '2,$p' | sed 's/^/                            /'
-    } >> "$summary"
+        printf '%-14s %4s %6s  %s\n' "$name" "$rc" "$secs s" "$(printf '%s' "$line" | head -1)${note:+ ($note)}"
+        printf '%s\n' "$line" | sed -n '2,$p' | sed 's/^/                            /'
+    } >> "$table"
 done <<< "$parts"
 
 echo
 echo "==== make check: part, exit code, wall time, summary"
-cat "$summary"
-total=$(grep -c . <<< "$parts")
-echo "check: $((total - bad)) passed, $bad failed (parts; $((SECONDS - t_all)) s in all)"
+cat "$table"
+[ "$ran" -gt 0 ] || { echo "check: no part ran" >&2; bad=1; }
+echo "check: $((ran - bad)) passed, $bad failed (parts; $((SECONDS - t_all)) s in all)"
 [ "$bad" -eq 0 ]

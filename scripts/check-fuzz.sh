@@ -46,7 +46,7 @@ if [ -n "${FUZZ_TARGET:-}" ]; then
 else
     target="$bld/tests/fuzz/qemuxmlfuzz" dict="-dict=$src/tests/fuzz/qemuxmlfuzz.dict"
     # only the QEMU driver is fuzzed: the others are left out of the build
-    CC=clang
+    CC=clang-14     # what scripts/deps.sh installs (Debian 12 has no plain "clang" in it)
     export CC
     libvirt_setup "$bld" "$top/build/fuzz-setup.log" \
         -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \

@@ -4,6 +4,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
+"$top/scripts/check-built.sh" libvirt || { echo "libvirt: 0 passed, 1 failed (no build of the current tree)"; exit 1; }
 cd "$top/build/libvirt-build"
 log="$top/build/meson-test.log"
 rc=0

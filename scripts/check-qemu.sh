@@ -13,6 +13,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
 bld="$top/build/qemu-build"
+"$top/scripts/check-built.sh" qemu || { echo "qemu build: 0 passed, 1 failed (no build of the current tree)"; exit 1; }
 # the installed copy: it finds the firmware the tests boot
 export QTEST_QEMU_BINARY="$top/build/qemu-ref/bin/qemu-system-x86_64"
 
@@ -38,13 +39,15 @@ run() {
     pass=$(grep -c '^ok ' "$log" || true)
     skip=$(grep -c '^ok .*# SKIP' "$log" || true)
     fail=$(grep -c -e '^not ok ' -e '^Bail out!' "$log" || true)
-    # a test path (-p) that matched no test is a failure: nothing was tested
+    # a test path (-p) under which no test ran (none matched, or all were
+    # skipped) is a failure: nothing was tested
     nomatch=
     while [ $# -gt 0 ]; do
-        [ "$1" != -p ] || grep -qE "^(not )?ok [0-9]+ $2/" "$log" || nomatch="$nomatch $2"
+        [ "$1" != -p ] || grep -E "^(not )?ok [0-9]+ $2/" "$log" | grep -qv '# SKIP' ||
+            nomatch="$nomatch $2"
         shift
     done
-    [ $((pass + fail)) -gt 0 ] || nomatch="$nomatch (any test)"
+    [ $((pass - skip + fail)) -gt 0 ] || nomatch="$nomatch (any test)"
     [ -z "$nomatch" ] || fail=$((fail + 1))
     echo "qemu $t: $((pass - skip)) passed, $fail failed, $skip skipped${nomatch:+ (no test ran for:$nomatch)}"
     if [ "$r" -ne 0 ] || [ "$fail" -ne 0 ]; then

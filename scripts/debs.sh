@@ -32,6 +32,8 @@ if [ "$have" = "$want tested" ] || { [ -n "${DEBS_NOCHECK:-}" ] && [ "$have" = "
     echo "debs: ${out#$top/} is up to date ($have)" >&2
     exit 0
 fi
+# A build that fails leaves no packages behind for a later test to take.
+rm -rf "$out"
 orig=$("$top/scripts/fetch-source.sh" libvirt-deb)
 debian="$(dirname "$orig")/${name}_$version.debian.tar.xz"
 

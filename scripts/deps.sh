@@ -9,14 +9,15 @@ here=$(dirname "$0")
 
 export DEBIAN_FRONTEND=noninteractive
 apt_install() {
-    apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    timeout 1800 apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 # libvirt
 apt_install \
     ninja-build gcc pkg-config git xz-utils ca-certificates dpkg-dev \
     libglib2.0-dev libxml2-dev libxml2-utils xsltproc python3-docutils \
-    python3-pytest libgnutls28-dev libjson-c-dev libtirpc-dev libnl-3-dev \
+    python3-pytest python3-pytest-timeout python3-pytest-xdist procps \
+    libgnutls28-dev libjson-c-dev libtirpc-dev libnl-3-dev \
     libnl-route-3-dev libnuma-dev libcap-ng-dev libudev-dev libpciaccess-dev \
     libdevmapper-dev libblkid-dev libreadline-dev libacl1-dev libattr1-dev \
     libselinux1-dev gettext bash-completion \

@@ -6,6 +6,7 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/lib.sh"
 . "$top/sources/$1"
 dl="$top/build/dl"
 mkdir -p "$dl"
@@ -16,16 +17,15 @@ if ! (cd "$dl" && printf '%s\n' "$sums" | sha256sum -c --status 2>/dev/null); th
     # The archive snapshot may have lost some files of a package (.dsc,
     # .asc): apt-get then fails although what we need arrived.  The
     # checksums below are what decides.
-    (cd "$dl" && apt-get source -qq --download-only "$name=$version" >&2) || true
+    (cd "$dl" && timeout 1800 apt-get source -qq --download-only "$name=$version" >&2) || true
     # Files of an older revision than the pinned version (what the
     # snapshot still has) are not in the Sources index: take them from the
     # pool of the machine's own Debian mirror, checked by apt-helper.
-    mirror=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' \
-        /etc/apt/sources.list.d/debian.sources)
+    archive
     case "$name" in lib?*) pre=$(echo "$name" | cut -c1-4) ;; *) pre=$(echo "$name" | cut -c1) ;; esac
     printf '%s\n' "$files" | awk 'NF == 2' | while read -r f sum; do
         echo "$sum  $dl/$f" | sha256sum -c --status 2>/dev/null && continue
-        /usr/lib/apt/apt-helper -o APT::Sandbox::User=root download-file \
+        timeout 900 /usr/lib/apt/apt-helper -o APT::Sandbox::User=root download-file \
             "$mirror/pool/main/$pre/$name/$f" "$dl/$f" "SHA256:$sum" >&2 || true
     done
 fi

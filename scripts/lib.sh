@@ -32,7 +32,7 @@ EOF
     if [ -z "$f" ] || ! echo "$sum  $f" | sha256sum -c --status; then
         rm -f "$f"
         # Sandboxing as _apt fails on a root-owned build tree: download as root.
-        get="apt-get -q -o APT::Sandbox::User=root -o Acquire::Check-Valid-Until=false download $pkg=$ver"
+        get="timeout 900 apt-get -q -o APT::Sandbox::User=root -o Acquire::Check-Valid-Until=false download $pkg=$ver"
         # The version may be missing from lists never updated: refresh once.
         (cd "$dl" && $get >&2) ||
             { "$top/scripts/apt-setup.sh" >&2 && (cd "$dl" && $get >&2); }
@@ -69,4 +69,43 @@ libvirt_setup() {
             tail -30 "$_log" >&2
             return 1
         }
+}
+
+# tree_key NAME: what build/NAME holds: its commit and any uncommitted
+# changes.  A build of it records this in its stamp when it succeeds.
+tree_key() {
+    (git -C "$top/build/$1" rev-parse HEAD && git -C "$top/build/$1" diff HEAD) |
+        sha256sum | cut -c1-16
+}
+
+# archive: $mirror and $keyring of the machine's own Debian archive entry,
+# from the deb822 /etc/apt/sources.list.d/debian.sources or a classic
+# one-line sources.list ("deb [opts] URI SUITE COMPONENTS..."); the first
+# entry that is not the security archive.  No host is written anywhere.
+archive() {
+    local src=/etc/apt/sources.list.d/debian.sources
+    mirror= keyring=
+    if [ -f "$src" ]; then
+        mirror=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' "$src")
+        keyring=$(awk '/^Signed-By:/ {print $2; exit}' "$src")
+    fi
+    if [ -z "$mirror" ]; then
+        mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+            sed -n 's/^deb\(-src\)\{0,1\}[[:space:]]\{1,\}\(\[[^]]*\][[:space:]]\{1,\}\)\{0,1\}\([^[:space:]]*\).*/\3/p' |
+            grep -v security | head -1)
+    fi
+    keyring=${keyring:-/usr/share/keyrings/debian-archive-keyring.gpg}
+    [ -n "$mirror" ] || { echo "no Debian archive entry in $src or /etc/apt/sources.list" >&2; return 1; }
+}
+
+# root_manifest ROOT: ROOT.manifest, the packages and versions installed
+# in ROOT (a debootstrapped root: what it got floats with the archive);
+# when an earlier root of that name had other ones, say what changed.
+root_manifest() {
+    chroot "$1" dpkg-query -W -f '${Package} ${Version}\n' | LC_ALL=C sort > "$1.manifest.new"
+    if [ -f "$1.manifest" ] && ! cmp -s "$1.manifest" "$1.manifest.new"; then
+        echo "$(basename "$1"): packages that differ from the last root of this name (- then, + now):" >&2
+        diff "$1.manifest" "$1.manifest.new" | sed -n 's/^< /  - /p; s/^> /  + /p' >&2
+    fi
+    mv "$1.manifest.new" "$1.manifest"
 }

@@ -14,6 +14,8 @@ src="$top/build/qemu"
 bld="$top/build/qemu-build"
 dst="$top/build/qemu-ref"
 log="$top/build/qemu-build.log"
+stamp="$dst.stamp"      # written only when the build succeeds
+rm -f "$stamp"
 targets="qemu-system-x86_64 tests/qtest/numa-memmap-test tests/qtest/numa-test
          tests/qtest/bios-tables-test"
 
@@ -43,4 +45,5 @@ install -m 644 /usr/share/seabios/vgabios-*.bin /usr/share/seabios/bios.bin \
     /usr/share/seabios/bios-microvm.bin /usr/lib/ipxe/qemu/efi-*.rom \
     "$dst/share/qemu/"
 install -m 644 "$top/build/firmware/bios-256k.bin" "$dst/share/qemu/"
+echo "$(tree_key qemu) $(cat "$top/build/firmware/bios-256k.bin.stamp")" > "$stamp"
 echo "qemu: $("$dst/bin/qemu-system-x86_64" --version | head -1) in ${dst#$top/}"

@@ -25,10 +25,7 @@ command -v debootstrap >/dev/null || {
 }
 
 # The mirror and keyring of the machine's own Debian entry.
-src=/etc/apt/sources.list.d/debian.sources
-mirror=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' "$src")
-keyring=$(awk '/^Signed-By:/ {print $2; exit}' "$src")
-[ -n "$mirror" ] || { echo "sid-root: no URIs in $src" >&2; exit 1; }
+archive || exit 1
 
 pinned=$(sed -e '/^#/d' -e '/^$/d' "$pins" | LC_ALL=C sort)
 include=$(printf '%s\n' "$pinned" | awk '{print $1}' | paste -sd, -)
@@ -74,5 +71,6 @@ echo 'Acquire::Check-Valid-Until "false";' > "$root.tmp/etc/apt/apt.conf.d/80sid
 rm -rf "$root.tmp/var/cache/apt/archives/"*.deb "$root.tmp/var/lib/apt/lists/"*_Packages
 
 mv "$root.tmp" "$root"
+root_manifest "$root"
 echo "$want" > "$stamp"
 echo "sid-root: $(chroot "$root" /usr/bin/qemu-system-x86_64 --version | head -1) in ${root#$top/}"

@@ -29,10 +29,7 @@ command -v debootstrap >/dev/null || {
 }
 
 # The mirror and keyring of the machine's own Debian entry.
-src=/etc/apt/sources.list.d/debian.sources
-mirror=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' "$src")
-keyring=$(awk '/^Signed-By:/ {print $2; exit}' "$src")
-[ -n "$mirror" ] || { echo "trixie-root: no URIs in $src" >&2; exit 1; }
+archive || exit 1
 
 for d in "$root" "$root.tmp"; do
     if [ -d "$d" ] && awk -v d="$d/" 'index($2 "/", d) == 1 {f = 1} END {exit !f}' /proc/mounts; then
@@ -59,5 +56,6 @@ rm -rf "$root.tmp/var/cache/apt/archives/"*.deb
 [ ! -f /etc/apt/apt.conf.d/80spm-network ] || cp /etc/apt/apt.conf.d/80spm-network "$root.tmp/etc/apt/apt.conf.d/"
 
 mv "$root.tmp" "$root"
+root_manifest "$root"
 echo "$want" > "$stamp"
 echo "trixie-root: $suite ($variant) in ${root#$top/}" >&2

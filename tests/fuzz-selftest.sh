@@ -32,11 +32,12 @@ for mode in parallel sequential; do
     out="$work/out-$mode"
     mkdir -p "$out"
     for caps in clean crash ubsan; do echo 0 > "$out/$caps.rc"; done     # stale
+    case $mode in parallel) par=1 ;; sequential) par= ;; esac
     rc=0
     # (reports unsymbolized: llvm-symbolizer is slow and nothing here needs it)
     env ASAN_OPTIONS=symbolize=0 UBSAN_OPTIONS=symbolize=0 FUZZ_TARGET="$work/target" FUZZ_SEEDS="$work/seeds" FUZZ_OUT="$out" \
         FUZZ_SETS="clean crash ubsan" FUZZ_TIME=3 \
-        ${mode/sequential/FUZZ_PARALLEL=}${mode/parallel/FUZZ_PARALLEL=1} \
+        FUZZ_PARALLEL="$par" \
         "$top/scripts/check-fuzz.sh" > "$work/$mode.log" 2>&1 || rc=$?
     summary=$(grep '^fuzz: ' "$work/$mode.log")
     if [ "$rc" -ne 0 ] && printf '%s' "$summary" | grep -q '^fuzz: 1 passed, 2 failed' &&

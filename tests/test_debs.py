@@ -1,0 +1,231 @@
+"""The packages of "make debs" as a trixie user gets them.
+
+A fresh trixie root (build/trixie-e2e) installs, through apt, QEMU from
+trixie-backports and libvirt-daemon-system + libvirt-daemon-driver-qemu
+from build/debs as a local repository pinned at 990.  In this test
+process's private mount namespace (tests/pytest.sh --namespace: /proc,
+/sys with its cgroups, /dev, a tmpfs /run) the packages' init scripts
+start virtlogd and libvirtd, and the root's own virsh -c qemu:///system
+drives an SPM guest (TCG, the project's kernel + initramfs, OVMF).  What
+differs from a real trixie host: no systemd (the sysv init scripts
+instead), no AppArmor in the kernel (checked instead: QEMU runs as
+libvirt-qemu in its own cgroup).
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+import spm
+
+pytestmark = pytest.mark.daemon
+
+ROOT = spm.BUILD / "trixie-e2e"
+REPO = spm.BUILD / "debs"
+IMAGES = "/var/lib/libvirt/images"
+SERIAL = "/var/log/libvirt/qemu/spm-guest.serial"
+SPMEM_REFUSAL = ("cannot migrate domain: the memory of NUMA cell 1 with memmapType='spm' "
+                 "is an sp-mem device, which QEMU cannot migrate")
+
+
+def in_root(*cmd, timeout=300):
+    return spm.run(["chroot", ROOT, "/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                    "HOME=/root", "LANG=C.UTF-8", "DEBIAN_FRONTEND=noninteractive", *cmd],
+                   timeout=timeout)
+
+
+def virsh(*args):
+    return in_root("timeout", "120", "virsh", "-c", "qemu:///system", *args, timeout=150)
+
+
+@pytest.fixture(scope="module")
+def installed(built):
+    """The trixie root with our packages and trixie-backports' QEMU
+    installed by apt, as the README says."""
+    if os.readlink("/proc/self/ns/mnt") == os.readlink("/proc/1/ns/mnt"):
+        pytest.exit("the packages' test mounts /proc, /sys, /dev and /run in its root: run it "
+                    "with tests/pytest.sh --namespace", returncode=3)
+    r = spm.run([spm.TOP / "scripts/check-built.sh", "debs"], timeout=60)
+    if r.returncode != 0:
+        pytest.exit(r.stdout.strip(), returncode=3)
+    # a fresh root for every run: what apt installs is what is tested
+    (spm.BUILD / "trixie-e2e.stamp").unlink(missing_ok=True)
+    r = spm.run([spm.TOP / "scripts/trixie-root.sh", "trixie-e2e", "minbase"], timeout=1800)
+    assert r.returncode == 0, r.stdout[-3000:]
+    srv = ROOT / "srv/spm-debs"
+    srv.mkdir(parents=True)
+    for f in REPO.iterdir():
+        if f.suffix == ".deb" or f.name.startswith("Packages"):
+            shutil.copy(f, srv)
+    (ROOT / "etc/apt/sources.list.d/spm.list").write_text("deb [trusted=yes] file:/srv/spm-debs ./\n")
+    # as the README tells users: the local repository (origin "") wins over
+    # a newer Debian point release of the same packages
+    (ROOT / "etc/apt/preferences.d/spm").write_text(
+        "Package: *\nPin: origin \"\"\nPin-Priority: 990\n")
+    # no service may start while apt installs
+    (ROOT / "usr/sbin/policy-rc.d").write_text("#!/bin/sh\nexit 101\n")
+    os.chmod(ROOT / "usr/sbin/policy-rc.d", 0o755)
+    images = ROOT / IMAGES.lstrip("/")
+    images.mkdir(parents=True, exist_ok=True)
+    for f in ("vmlinuz", "initramfs.cpio.gz", "OVMF.fd"):
+        shutil.copy(spm.GUEST / f, images)
+    log = []
+    for cmd in (["apt-get", "-q", "update"],
+                ["apt-get", "-q", "-y", "--no-install-recommends", "-t", "trixie-backports",
+                 "install", "qemu-system-x86"],
+                ["apt-get", "-q", "-y", "--no-install-recommends", "install",
+                 "libvirt-daemon-system", "libvirt-daemon-driver-qemu"]):
+        r = in_root("timeout", "1800", *cmd, timeout=1900)
+        log.append(r.stdout)
+        assert r.returncode == 0, "".join(log)[-3000:]
+    (ROOT / "usr/sbin/policy-rc.d").unlink()
+    # the package's default network would want dnsmasq and a bridge: not here
+    (ROOT / "etc/libvirt/qemu/networks/autostart/default.xml").unlink(missing_ok=True)
+    return ROOT
+
+
+@pytest.fixture(scope="module")
+def daemons(installed):
+    """virtlogd and libvirtd started by the packages' init scripts in the
+    root, its /proc, /sys, /dev and a tmpfs /run mounted (the root a
+    mount point of its own, as a container has it)."""
+    root = str(installed)
+    subprocess.run(["mount", "--bind", root, root], check=True)
+    subprocess.run(["mount", "-t", "proc", "proc", f"{root}/proc"], check=True)
+    subprocess.run(["mount", "--rbind", "/sys", f"{root}/sys"], check=True)
+    subprocess.run(["mount", "--rbind", "/dev", f"{root}/dev"], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", f"{root}/run"], check=True)
+    in_root("/etc/init.d/virtlogd", "start")
+    in_root("/etc/init.d/libvirtd", "start")
+    wait_for_libvirtd()
+    yield installed
+    virsh("destroy", "spm-guest")
+    for name in ("libvirtd", "virtlogd"):
+        in_root(f"/etc/init.d/{name}", "stop")
+        pidfile = installed / "run" / f"{name}.pid"
+        if pidfile.exists():
+            try:
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+            except (ValueError, ProcessLookupError):
+                pass
+
+
+def libvirtd_pid():
+    p = ROOT / "run/libvirtd.pid"
+    return int(p.read_text()) if p.exists() else None
+
+
+def wait_for_libvirtd():
+    deadline = time.monotonic() + 30
+    while virsh("version").returncode != 0:
+        assert time.monotonic() < deadline, virsh("version").stdout
+        time.sleep(0.2)
+
+
+def test_installed_versions(installed):
+    """Every libvirt package installed is ours (+spm1), QEMU is trixie-
+    backports', and apt pins our repository at 990."""
+    r = in_root("dpkg-query", "-W", "-f", "${Package} ${Version}\n", "libvirt*", "qemu-system-x86")
+    vers = dict(l.split(" ", 1) for l in r.stdout.splitlines() if " " in l)
+    ours = {p: v for p, v in vers.items() if p.startswith("libvirt") and v}
+    assert "libvirt-daemon-system" in ours and "libvirt-daemon-driver-qemu" in ours, vers
+    assert all(v.endswith("+spm1") for v in ours.values()), ours
+    assert "~bpo13" in vers["qemu-system-x86"], vers
+    policy = in_root("apt-cache", "policy", "libvirt-daemon-system").stdout
+    assert re.search(r"\*\*\* \S+\+spm1 990\n +990 file:/srv/spm-debs", policy), policy
+
+
+def test_daemons_answer(daemons):
+    out = virsh("version").stdout
+    assert re.search(r"Running hypervisor: QEMU 11\.1\.", out), out
+
+
+def test_domcaps_list_normal_and_spm(daemons):
+    out = virsh("domcapabilities", "--virttype", "qemu", "--machine", "q35").stdout
+    m = re.search(r"<enum name='memmapType'>(.*?)</enum>", out, re.S)
+    assert m and re.findall(r"<value>(\w+)</value>", m[1]) == ["normal", "spm"], out
+
+
+@pytest.fixture(scope="module")
+def running(daemons):
+    """The example SPM guest, booted by OVMF, holding after its report."""
+    xml = spm.example_xml(boot=SERIAL, firmware=f"{IMAGES}/OVMF.fd", initargs="spm-test=hold")
+    xml = xml.replace(str(spm.GUEST), IMAGES)
+    (daemons / "root/spm-guest.xml").write_text(xml)
+    r = virsh("define", "/root/spm-guest.xml")
+    assert r.returncode == 0, r.stdout
+    r = virsh("start", "spm-guest")
+    assert r.returncode == 0, r.stdout
+    serial = daemons / SERIAL.lstrip("/")
+    deadline = time.monotonic() + 180
+    while not (serial.exists() and "spm-test: end" in serial.read_text(errors="replace")):
+        assert time.monotonic() < deadline, "no report from the guest in 180 s"
+        time.sleep(0.2)
+    return spm.Report(serial.read_text(errors="replace"))
+
+
+def test_guest_sees_spm_node(running):
+    assert running.firmware() == "efi"
+    assert running.bytes("soft", 0x100000000, 0x13fffffff) == 1 << 30
+    assert (1, 0x100000000, 0x13fffffff) in running.srat()
+
+
+def test_qemu_confined(running):
+    pid = int((ROOT / "run/libvirt/qemu/spm-guest.pid").read_text())
+    uid = re.search(r"^Uid:\s+(\d+)", open(f"/proc/{pid}/status").read(), re.M)[1]
+    assert uid == in_root("id", "-u", "libvirt-qemu").stdout.strip()
+    assert re.search(r"machine[^ \n]*spm", open(f"/proc/{pid}/cgroup").read())
+
+
+def memdevs():
+    out = virsh("qemu-monitor-command", "spm-guest", '{"execute":"query-memory-devices"}').stdout
+    return [i for i in re.findall(r'"id":"([^"]*)"', out) if not i.startswith("libvirt-")]
+
+
+def cpu_xml():
+    out = virsh("dumpxml", "spm-guest").stdout
+    return out[out.index("<cpu"):out.index("</cpu>")]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["TERM", "KILL"])
+def test_libvirtd_restart_keeps_guest(running, sig):
+    pid = int((ROOT / "run/libvirt/qemu/spm-guest.pid").read_text())
+    live, inactive, md = cpu_xml(), virsh("dumpxml", "--inactive", "spm-guest").stdout, memdevs()
+    assert md == ["spm-node1"]
+    dpid = libvirtd_pid()
+    os.kill(dpid, sig)
+    deadline = time.monotonic() + 30
+    while spm.alive(dpid):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    in_root("/etc/init.d/libvirtd", "start")
+    wait_for_libvirtd()
+    assert spm.alive(pid)
+    assert virsh("domstate", "spm-guest").stdout.strip() == "running"
+    assert cpu_xml() == live and "memmapType='spm'" in live
+    assert virsh("dumpxml", "--inactive", "spm-guest").stdout == inactive
+    assert memdevs() == md
+
+
+def test_save_refused_guest_runs(running):
+    r = virsh("save", "spm-guest", f"{IMAGES}/spm.save")
+    assert r.returncode != 0
+    assert "error: Failed to save domain 'spm-guest'" in r.stdout
+    assert SPMEM_REFUSAL in r.stdout, r.stdout
+    assert virsh("domstate", "spm-guest").stdout.strip() == "running"
+    assert not (ROOT / IMAGES.lstrip("/") / "spm.save").exists()
+
+
+def test_invalid_redefinition_refused(running):
+    inactive = virsh("dumpxml", "--inactive", "spm-guest").stdout
+    (ROOT / "root/bogus.xml").write_text(inactive.replace("memmapType='spm'", "memmapType='hbm'"))
+    r = virsh("define", "/root/bogus.xml")
+    assert r.returncode != 0
+    assert "Invalid value for attribute 'memmapType' in element 'cell': 'hbm'" in r.stdout
+    assert virsh("dumpxml", "--inactive", "spm-guest").stdout == inactive
+    assert virsh("domstate", "spm-guest").stdout.strip() == "running"
