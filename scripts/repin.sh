@@ -36,40 +36,52 @@ index=$(apt-cache madison $(printf '%s\n' "$all" | awk '{print $2}' | sort -u) |
     awk -F'|' '{gsub(/ /, "", $1); gsub(/ /, "", $2); n = split($3, w, " "); print $1, $2, w[n]}')
 
 archive
-# answers URI: whether the archive serves URI (a HEAD request, nothing is
-# downloaded)
-answers() {
-    python3 - "$1" <<'EOT'
-import sys, urllib.request
-try:
-    urllib.request.urlopen(urllib.request.Request(sys.argv[1], method="HEAD"), timeout=60)
-except Exception as e:
-    print(e)
-    sys.exit(1)
-EOT
-}
-# pool DIR-NAME FILE: FILE's URI in the archive's pool
+# pool NAME FILE: FILE's URI in the archive's pool
 pool() {
     case "$1" in lib?*) pre=$(echo "$1" | cut -c1-4) ;; *) pre=$(echo "$1" | cut -c1) ;; esac
     echo "$mirror/pool/main/$pre/$1/$2"
 }
-# Every file a pin names must still be served, listed or not.
-missing=0
-while read -r f p v kind; do
-    if [ "$kind" = Sources ]; then
-        uris=$(. "$f"; printf '%s\n' "$files" | awk 'NF == 2 {print $1}' |
-            while read -r file; do pool "$name" "$file"; done)
-    else
-        uris=$(apt-get download $apt --print-uris "$p=$v" 2>/dev/null | awk '{print $1}' | tr -d "'")
-        [ -n "$uris" ] || uris="(no URI: $p $v is not in the index)"
-    fi
-    for u in $uris; do
-        case $u in
-        http*) why=$(answers "$u") || { missing=$((missing + 1)); echo "repin: ${f#$top/}: $u: $why"; } ;;
-        *) missing=$((missing + 1)); echo "repin: ${f#$top/}: $p $v: no URI in the index" ;;
-        esac
+# Every file a pin names must still be served, listed or not: "PIN URI"
+# lines (a binary pin's URI from the index, all in one apt-get call),
+# each asked for with a HEAD request (nothing is downloaded), several at
+# once.
+uris=$(
+    printf '%s\n' "$all" | while read -r f p v kind; do
+        [ "$kind" = Sources ] || continue
+        (. "$f"; printf '%s\n' "$files" | awk 'NF == 2 {print $1}' |
+            while read -r file; do echo "${f#$top/}:$p $(pool "$name" "$file")"; done)
     done
-done <<< "$(pins)"
+    bin=$(printf '%s\n' "$all" | awk '$4 == "Packages" {print $2 "=" $3}')
+    # "URI FILE" (apt-get names FILE with the epoch's ':' as %3a); one call
+    # fails as a whole when a version is gone: then one call per pin
+    got=$(apt-get download $apt --print-uris $bin 2>/dev/null ||
+        for b in $bin; do apt-get download $apt --print-uris "$b" 2>/dev/null; done)
+    got=$(printf '%s\n' "$got" | awk '{print $1, $2}' | tr -d "'")
+    printf '%s\n' "$all" | awk '$4 == "Packages"' | while read -r f p v kind; do
+        u=$(printf '%s\n' "$got" | awk -v f="${p}_$(echo "$v" | sed 's/:/%3a/')_" 'index($2, f) == 1 {print $1; exit}')
+        echo "${f#$top/}:$p ${u:-none}"
+    done
+)
+missing=$(printf '%s\n' "$uris" | python3 -c '
+import sys, urllib.request
+from concurrent.futures import ThreadPoolExecutor
+def ask(line):
+    pin, uri = line.split(" ", 1)
+    if not uri.startswith("http"):
+        return f"{pin}: not in the index"
+    try:
+        urllib.request.urlopen(urllib.request.Request(uri, method="HEAD"), timeout=60)
+    except Exception as e:
+        return f"{pin}: {uri}: {e}"
+lines = [l for l in sys.stdin.read().splitlines() if l]
+with ThreadPoolExecutor(8) as pool:
+    for r in pool.map(ask, lines):
+        if r:
+            print(r)
+print(f"{len(lines)} files asked for", file=sys.stderr)
+')
+printf '%s\n' "$missing" | sed '/^$/d; s/^/repin: not served: /'
+missing=$(printf '%s\n' "$missing" | grep -c .)
 
 while read -r f p v kind; do
     new=$(printf '%s\n' "$index" | awk -v p="$p" -v k="$kind" '$1 == p && $3 == k {print $2}' | sort -V | tail -1)

@@ -12,7 +12,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${1:-}" = --namespace ]; then
     shift
-    exec unshare --mount --propagation private "$0" "$@"
+    exec unshare --mount --propagation private env SPM_PRIVATE_MOUNTS=1 "$0" "$@"
 fi
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export LD_LIBRARY_PATH="$top/build/libvirt-build/src"

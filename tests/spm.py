@@ -457,6 +457,12 @@ def start_refused(driver, xml, pattern):
 
 # --- host processes ---------------------------------------------------------
 
+def private_mounts():
+    """Whether this process runs in the private mount namespace of
+    tests/pytest.sh --namespace (its mounts reach nothing else)."""
+    return os.environ.get("SPM_PRIVATE_MOUNTS") == "1"
+
+
 def run(cmd, timeout=300, check=False, **kw):
     """subprocess.run with a time limit and text output."""
     return subprocess.run(cmd, timeout=timeout, check=check, text=True,
