@@ -5,6 +5,7 @@ emits, and what a running guest's QEMU does, for the <cell memmapType>
 of examples/spm-guest.xml."""
 
 import re
+import shutil
 
 import libvirt
 import libvirt_qemu
@@ -246,12 +247,14 @@ def test_sid_setmem_translated_for_qemu_balloon(tmp_path):
                 "qemu-monitor-command spm-guest --hmp info balloon; "
                 "setmem spm-guest 1048576 --live; domstate spm-guest; destroy spm-guest; "
                 "undefine spm-guest")
-        env = {"PATH": "/usr/bin:/bin", "LIBVIRT_LOG_FILTERS": "1:qemu.qemu_monitor",
+        # LIBVIRT_DIR_OVERRIDE: the build's driver modules, also when the
+        # build is seen at another path than it was built at (long-path.sh)
+        env = {"PATH": "/usr/bin:/bin", "LIBVIRT_DIR_OVERRIDE": "1",
+               "LIBVIRT_LOG_FILTERS": "1:qemu.qemu_monitor",
                "LIBVIRT_LOG_OUTPUTS": f"1:file:{debug}"}
         r = spm.run([spm.BUILD / "libvirt-build/tools/virsh", "-q", "-c",
                      f"qemu:///embed?root={root}", cmds], env=env, timeout=300)
     finally:
-        import shutil
         shutil.rmtree(root, ignore_errors=True)
     out = r.stdout
     assert '"execute":"balloon","arguments":{"value":1610612736}' in debug.read_text()
