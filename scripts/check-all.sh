@@ -31,7 +31,8 @@ project       20  pytest           tests/pytest.sh test_embed.py test_harness.py
 long-path     20  pytest           tests/long-path.sh
 boot-all      30  pytest           tests/pytest.sh -n 2 test_boot.py
 daemon        20  pytest           tests/pytest.sh --namespace test_daemon.py
-virt-manager  30  virt-manager-e2e tests/virt-manager.sh
+virt-manager  30  virt-manager-checks tests/virt-manager.sh
+virt-install  15  pytest           tests/pytest.sh test_virt_install.py
 nova          45  nova-checks      tests/nova.sh
 debs          60  -                env DEBS_NOCHECK=1 scripts/debs.sh
 debs-e2e      30  pytest           tests/pytest.sh --namespace test_debs.py

@@ -4,7 +4,7 @@
 # scripts/debs.sh builds the packages in (bookworm cannot build trixie's
 # libvirt: its debhelper is too old; and its ~100 build dependencies must
 # not land on this machine, where they would switch on meson "auto"
-# features of the project's own libvirt build).  tests/debs-e2e.sh makes a
+# features of the project's own libvirt build).  tests/test_debs.py makes a
 # minbase root to install the packages in.
 # Does nothing when the root was made from the current sources/trixie-build
 # and script.
