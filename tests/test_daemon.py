@@ -239,10 +239,10 @@ def test_document_of_newlines_refused_daemon_lives(daemon, guest, tmp_path):
 def test_concurrent_clients(daemon, guest):
     """20 clients, each on its own connection, define, read back and
     undefine SPM guests and try to define invalid ones for
-    $DAEMON_STRESS seconds (default 15): virtqemud does not crash, every
+    $DAEMON_STRESS seconds (default 10): virtqemud does not crash, every
     invalid one is refused for its value, every valid one reads back with
     its SPM cell, none is left."""
-    seconds = float(os.environ.get("DAEMON_STRESS", "15"))
+    seconds = float(os.environ.get("DAEMON_STRESS", "10"))
     pid = daemon.pid()
     results = {}
 

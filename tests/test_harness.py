@@ -151,8 +151,8 @@ def test_guest_that_never_stops_fails(driver, tmp_path, guest_name):
     serial = tmp_path / "serial.log"
     xml = spm.domain_xml(guest_name, emulator=spm.QEMU["ref"], serial=serial,
                          cells=[(512, None), (256, "spm")], initargs="spm-test=hold")
-    with pytest.raises(spm.GuestFailure, match="still running after 20 s"):
-        spm.boot(driver, xml, serial, "bios+spm", timeout=20)
+    with pytest.raises(spm.GuestFailure, match="still running after 10 s"):
+        spm.boot(driver, xml, serial, "bios+spm", timeout=10)
     assert driver.conn.listAllDomains() == []
 
 
