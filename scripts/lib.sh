@@ -98,14 +98,17 @@ archive() {
     [ -n "$mirror" ] || { echo "no Debian archive entry in $src or /etc/apt/sources.list" >&2; return 1; }
 }
 
-# root_manifest ROOT: ROOT.manifest, the packages and versions installed
-# in ROOT (a debootstrapped root: what it got floats with the archive);
-# when an earlier root of that name had other ones, say what changed.
+# root_manifest ROOT [STAGE]: ROOT[.STAGE].manifest, the packages and
+# versions installed in ROOT (a debootstrapped root: what it got floats
+# with the archive) after it was made (or after STAGE, such as the test
+# dependencies added to it); when the last root of that name had other
+# ones at that point, say what changed.
 root_manifest() {
-    chroot "$1" dpkg-query -W -f '${Package} ${Version}\n' | LC_ALL=C sort > "$1.manifest.new"
-    if [ -f "$1.manifest" ] && ! cmp -s "$1.manifest" "$1.manifest.new"; then
-        echo "$(basename "$1"): packages that differ from the last root of this name (- then, + now):" >&2
-        diff "$1.manifest" "$1.manifest.new" | sed -n 's/^< /  - /p; s/^> /  + /p' >&2
+    _m="$1${2:+.$2}.manifest"
+    chroot "$1" dpkg-query -W -f '${Package} ${Version}\n' | LC_ALL=C sort > "$_m.new"
+    if [ -f "$_m" ] && ! cmp -s "$_m" "$_m.new"; then
+        echo "$(basename "$_m" .manifest): packages that differ from the last root's (- then, + now):" >&2
+        diff "$_m" "$_m.new" | sed -n 's/^< /  - /p; s/^> /  + /p' >&2
     fi
-    mv "$1.manifest.new" "$1.manifest"
+    mv "$_m.new" "$_m"
 }

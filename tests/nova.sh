@@ -107,7 +107,7 @@ if [ "$(cat "$root/.nova-deps" 2>/dev/null)" != "$want" ]; then
         > "$top/build/nova-deps.log" 2>&1 ||
         { tail -20 "$top/build/nova-deps.log" >&2
           missing "apt-get failed or took over $apt_timeout s, see build/nova-deps.log"; }
-    root_manifest "$root"
+    root_manifest "$root" deps
     echo "$want" > "$root/.nova-deps"
 fi
 # NOVA_PREPARE_ONLY=1 (scripts/setup.sh): only the root, while the rest
