@@ -22,7 +22,8 @@ exported() {
     read -r have head < "$top/build/$1.stamp" 2>/dev/null || { no "build/$1 was not made by 'make tree'"; return; }
     [ "$have" = "$(series_hash "$1")" ] ||
         no "build/$1 was made from another series than $1/patches: run 'make tree'"
-    [ "$head" = "$(git -C "$top/build/$1" rev-parse HEAD)" ] && [ -z "$(git -C "$top/build/$1" status --porcelain)" ] ||
+    # (files a build leaves in the tree, untracked, do not count)
+    [ "$head" = "$(git -C "$top/build/$1" rev-parse HEAD)" ] && git -C "$top/build/$1" diff --quiet HEAD ||
         no "build/$1 has work that is not exported: run 'make patches' (or remove the tree)"
 }
 

@@ -1,15 +1,17 @@
 """The packages of "make debs" as a trixie user gets them.
 
-A fresh trixie root (build/trixie-e2e) installs, through apt, QEMU from
-trixie-backports and libvirt-daemon-system + libvirt-daemon-driver-qemu
-from build/debs as a local repository pinned at 990.  In this test
-process's private mount namespace (tests/pytest.sh --namespace: /proc,
-/sys with its cgroups, /dev, a tmpfs /run) the packages' init scripts
-start virtlogd and libvirtd, and the root's own virsh -c qemu:///system
-drives an SPM guest (TCG, the project's kernel + initramfs, OVMF).  What
-differs from a real trixie host: no systemd (the sysv init scripts
-instead), no AppArmor in the kernel (checked instead: QEMU runs as
-libvirt-qemu in its own cgroup).
+A fresh trixie root (build/trixie-e2e) whose apt entry is a deb822
+debian.sources, as on a trixie host, runs README.md's install block as it
+is written (between its install markers): our repository pinned at 990,
+trixie-backports from the host's own entry, QEMU from there, libvirt from
+build/debs as a local repository, trixie's ovmf.  In this test process's
+private mount namespace (tests/pytest.sh --namespace: /proc, /sys with its
+cgroups, /dev, a tmpfs /run) the packages' init scripts start virtlogd and
+libvirtd, and the root's own virsh -c qemu:///system drives an SPM guest
+(TCG, the project's kernel + initramfs, UEFI firmware that libvirt picks
+from trixie's ovmf).  What differs from a real trixie host: no systemd
+(the sysv init scripts instead), no AppArmor in the kernel (checked
+instead: QEMU runs as libvirt-qemu in its own cgroup).
 """
 
 import os
@@ -43,10 +45,20 @@ def virsh(*args):
     return in_root("timeout", "120", "virsh", "-c", "qemu:///system", *args, timeout=150)
 
 
+def readme_install_block():
+    """The shell block of README.md between its install markers, as a
+    reader copies it (the code block's indentation taken off)."""
+    text = (spm.TOP / "README.md").read_text()
+    block = text.split("<!-- install:begin -->\n", 1)[1].split("<!-- install:end -->", 1)[0]
+    lines = block.splitlines()
+    assert lines and all(l.startswith("    ") or not l for l in lines), block
+    return "\n".join(l[4:] for l in lines) + "\n"
+
+
 @pytest.fixture(scope="module")
 def installed(built):
-    """The trixie root with our packages and trixie-backports' QEMU
-    installed by apt, as the README says."""
+    """A fresh trixie root with our packages, trixie-backports' QEMU and
+    trixie's OVMF installed by README.md's install block, run as written."""
     if not spm.private_mounts():
         pytest.exit("the packages' test mounts /proc, /sys, /dev and /run in its root: run it "
                     "with tests/pytest.sh --namespace", returncode=3)
@@ -62,27 +74,29 @@ def installed(built):
     for f in REPO.iterdir():
         if f.suffix == ".deb" or f.name.startswith("Packages"):
             shutil.copy(f, srv)
-    (ROOT / "etc/apt/sources.list.d/spm.list").write_text("deb [trusted=yes] file:/srv/spm-debs ./\n")
-    # as the README tells users: the local repository (origin "") wins over
-    # a newer Debian point release of the same packages
-    (ROOT / "etc/apt/preferences.d/spm").write_text(
-        "Package: *\nPin: origin \"\"\nPin-Priority: 990\n")
-    # no service may start while apt installs
+    # as a trixie host has it: its archive entry in deb822 form, no
+    # backports (the README's block adds them)
+    mirror = re.search(r"^deb (\S+) trixie main", (ROOT / "etc/apt/sources.list").read_text(), re.M)[1]
+    (ROOT / "etc/apt/sources.list").unlink()
+    (ROOT / "etc/apt/sources.list.d/backports.list").unlink(missing_ok=True)
+    (ROOT / "etc/apt/sources.list.d/debian.sources").write_text(
+        f"Types: deb\nURIs: {mirror}\nSuites: trixie trixie-updates\nComponents: main\n"
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
+    # the operator answers apt's questions with yes; no service may start
+    # while apt installs
+    (ROOT / "etc/apt/apt.conf.d/90yes").write_text('APT::Get::Assume-Yes "true";\n')
     (ROOT / "usr/sbin/policy-rc.d").write_text("#!/bin/sh\nexit 101\n")
     os.chmod(ROOT / "usr/sbin/policy-rc.d", 0o755)
     images = ROOT / IMAGES.lstrip("/")
     images.mkdir(parents=True, exist_ok=True)
-    for f in ("vmlinuz", "initramfs.cpio.gz", "OVMF.fd"):
+    for f in ("vmlinuz", "initramfs.cpio.gz"):
         shutil.copy(spm.GUEST / f, images)
-    log = []
-    for cmd in (["apt-get", "-q", "update"],
-                ["apt-get", "-q", "-y", "--no-install-recommends", "-t", "trixie-backports",
-                 "install", "qemu-system-x86"],
-                ["apt-get", "-q", "-y", "--no-install-recommends", "install",
-                 "libvirt-daemon-system", "libvirt-daemon-driver-qemu"]):
-        r = in_root("timeout", "1800", *cmd, timeout=1900)
-        log.append(r.stdout)
-        assert r.returncode == 0, "".join(log)[-3000:]
+    # README.md's install block, as it is written
+    (ROOT / "root/install.sh").write_text(readme_install_block())
+    r = in_root("timeout", "3600", "sh", "-ex", "/root/install.sh", timeout=3700)
+    (spm.BUILD / "debs-e2e-install.log").write_text(r.stdout)
+    assert r.returncode == 0, r.stdout[-3000:]
+    (ROOT / "etc/apt/apt.conf.d/90yes").unlink()
     (ROOT / "usr/sbin/policy-rc.d").unlink()
     # the package's default network would want dnsmasq and a bridge: not here
     (ROOT / "etc/libvirt/qemu/networks/autostart/default.xml").unlink(missing_ok=True)
@@ -153,9 +167,13 @@ def test_domcaps_list_normal_and_spm(daemons):
 
 @pytest.fixture(scope="module")
 def running(daemons):
-    """The example SPM guest, booted by OVMF, holding after its report."""
-    xml = spm.example_xml(boot=SERIAL, firmware=f"{IMAGES}/OVMF.fd", initargs="spm-test=hold")
-    xml = xml.replace(str(spm.GUEST), IMAGES)
+    """The example SPM guest, holding after its report, booted by UEFI
+    firmware libvirt picks from what trixie's ovmf package installs
+    (<os firmware='efi'>, without secure boot: the test kernel is not
+    signed)."""
+    xml = spm.example_xml(boot=SERIAL, initargs="spm-test=hold")
+    xml = xml.replace(str(spm.GUEST), IMAGES).replace(
+        "<os>", "<os firmware='efi'>\n    <firmware><feature enabled='no' name='secure-boot'/></firmware>")
     (daemons / "root/spm-guest.xml").write_text(xml)
     r = virsh("define", "/root/spm-guest.xml")
     assert r.returncode == 0, r.stdout
@@ -171,6 +189,7 @@ def running(daemons):
 
 def test_guest_sees_spm_node(running):
     assert running.firmware() == "efi"
+    assert "/usr/share/OVMF/" in virsh("dumpxml", "spm-guest").stdout
     assert running.bytes("soft", 0x100000000, 0x13fffffff) == 1 << 30
     assert (1, 0x100000000, 0x13fffffff) in running.srat()
 

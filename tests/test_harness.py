@@ -126,6 +126,9 @@ def test_unexported_work_refused_in_make_check(fake_top):
     head = spm.run(git[:3] + ["rev-parse", "HEAD"], timeout=60).stdout.strip()
     (top / "build/libvirt.stamp").write_text(f"{series} {head}\n")
     (top / "build/libvirt-build.stamp").write_text(key(top) + "\n")
+    # what a build leaves in the tree, untracked, is no unexported work
+    (top / "build/libvirt/__pycache__").mkdir()
+    (top / "build/libvirt/__pycache__/x.pyc").write_text("")
     assert check_built(top, exported=True).returncode == 0
     # a local commit "make patches" has not exported, built
     (top / "build/libvirt/f").write_text("3\n")
