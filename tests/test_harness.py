@@ -139,21 +139,24 @@ def test_unexported_work_refused_in_make_check(fake_top):
     assert r.returncode == 1 and "has work that is not exported" in r.stdout
 
 
+def small_guest(guest_name, tmp_path, initargs="", qemu="ref", memmap="spm"):
+    """A small test guest: its XML and serial log."""
+    serial = tmp_path / "serial.log"
+    return spm.domain_xml(guest_name, emulator=spm.QEMU[qemu], serial=serial,
+                          cells=[(512, None), (256, memmap)], initargs=initargs), serial
+
+
 @pytest.mark.boot
 def test_guest_that_never_reports_fails(driver, tmp_path, guest_name):
     """A kernel without its /init panics and the guest ends: not a pass."""
-    serial = tmp_path / "serial.log"
-    xml = spm.domain_xml(guest_name, emulator=spm.QEMU["ref"], serial=serial,
-                         cells=[(512, None), (256, "spm")], initargs="rdinit=/nonexistent")
+    xml, serial = small_guest(guest_name, tmp_path, "rdinit=/nonexistent")
     with pytest.raises(spm.GuestFailure, match="stopped before its report ended"):
         spm.boot(driver, xml, serial, "bios+spm")
 
 
 @pytest.mark.boot
 def test_guest_that_never_stops_fails(driver, tmp_path, guest_name):
-    serial = tmp_path / "serial.log"
-    xml = spm.domain_xml(guest_name, emulator=spm.QEMU["ref"], serial=serial,
-                         cells=[(512, None), (256, "spm")], initargs="spm-test=hold")
+    xml, serial = small_guest(guest_name, tmp_path, "spm-test=hold")
     with pytest.raises(spm.GuestFailure, match="still running after 10 s"):
         spm.boot(driver, xml, serial, "bios+spm", timeout=10)
     assert driver.conn.listAllDomains() == []
@@ -161,9 +164,7 @@ def test_guest_that_never_stops_fails(driver, tmp_path, guest_name):
 
 @pytest.mark.boot
 def test_guest_booted_by_other_firmware_fails(driver, tmp_path, guest_name):
-    serial = tmp_path / "serial.log"
-    xml = spm.domain_xml(guest_name, emulator=spm.QEMU["ref"], serial=serial,
-                         cells=[(512, None), (256, "spm")])
+    xml, serial = small_guest(guest_name, tmp_path)
     with pytest.raises(spm.GuestFailure, match=r"booted by firmware 'bios\+spm', want 'efi'"):
         spm.boot(driver, xml, serial, "efi")
 
@@ -173,9 +174,7 @@ def test_stock_seabios_told_apart(driver, tmp_path, guest_name):
     """QEMU 11.1's own SeaBIOS (stock: it drops soft reserved entries)
     reports a version without "+spm"; the matrix's seabios-patched cases
     require "+spm"."""
-    serial = tmp_path / "serial.log"
-    xml = spm.domain_xml(guest_name, emulator=spm.QEMU["sid"], serial=serial,
-                         cells=[(512, None), (256, None)])
+    xml, serial = small_guest(guest_name, tmp_path, qemu="sid", memmap=None)
     report, _, _ = spm.boot(driver, xml, serial, "bios")
     assert report.firmware() == "bios"
 
