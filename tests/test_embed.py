@@ -138,8 +138,10 @@ def test_sid_spm_becomes_sp_mem_device(driver):
     argv = qemu_argv(driver.conn, spm.example_xml(emulator=QEMU["sid"]))
     assert "-m size=2097152k,maxmem=3145728k " in argv
     assert "-numa node,nodeid=1 " in argv
-    assert ("-device '{\"driver\":\"sp-mem\",\"id\":\"spm-node1\","
-            "\"memdev\":\"ram-node1\",\"node\":1}'") in argv
+    assert ("-object '{\"qom-type\":\"memory-backend-ram\",\"id\":\"memspmem0\","
+            "\"size\":1073741824}'") in argv
+    assert ("-device '{\"driver\":\"sp-mem\",\"node\":1,"
+            "\"memdev\":\"memspmem0\",\"id\":\"spmem0\"}'") in argv
 
 
 def test_sid_reserved_refused(driver):
@@ -162,8 +164,8 @@ def test_sid_running_guest_save_refused_guest_kept(driver, cleanup, tmp_path):
     info = dom.info()
     assert info[1] == info[2] == 3 * 1024 * 1024, "max and used memory: the XML's 3 GiB"
     expect_error(dom.save, str(tmp_path / "sid.save"),
-                 contains="cannot migrate domain: the memory of NUMA cell 1 with "
-                          "memmapType='spm' is an sp-mem device, which QEMU cannot migrate")
+                 contains="cannot migrate domain: QEMU cannot migrate the memory of "
+                          "sp-mem memory device 'spmem0'")
     assert dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED
     assert not (tmp_path / "sid.save").exists()
 
@@ -202,8 +204,11 @@ def test_sid_unaligned_cell_rounded_at_start_definition_kept(driver, cleanup, tm
         "<cell id='1' memory='1' unit='GiB'", "<cell id='1' memory='1025' unit='MiB'")
     dom = driver.define(xml)
     driver.start(dom, libvirt.VIR_DOMAIN_START_PAUSED)
-    assert "<cell id='1' memory='1050624' unit='KiB' memmapType='spm'/>" in dom.XMLDesc(0)
-    assert "<cell id='1' memory='1049600' unit='KiB' memmapType='spm'/>" in inactive(dom)
+    # stored as an sp-mem device of the cell's size, rounded to 2 MiB when
+    # the guest starts (the live XML), kept as written in the definition
+    assert "<cell id='1' memory='0' unit='KiB' memmapType='spm'/>" in inactive(dom)
+    assert "<size unit='KiB'>1050624</size>" in dom.XMLDesc(0)
+    assert "<size unit='KiB'>1049600</size>" in inactive(dom)
 
 
 def test_sid_dimm_on_sp_mem_range_refused_by_qemu(driver, cleanup, tmp_path):
@@ -215,7 +220,7 @@ def test_sid_dimm_on_sp_mem_range_refused_by_qemu(driver, cleanup, tmp_path):
         "  <memory model='dimm'><target><size unit='MiB'>512</size><node>0</node></target>"
         "<address type='dimm' slot='0' base='0x100000000'/></memory>\n  </devices>")
     spm.start_refused(driver, xml, re.escape(
-        "address range conflicts with memory device id='spm-node1'"))
+        "address range conflicts with memory device id='spmem0'"))
 
 
 def test_sid_balloon_counts_spm_cell(driver, cleanup, tmp_path):
@@ -226,7 +231,7 @@ def test_sid_balloon_counts_spm_cell(driver, cleanup, tmp_path):
     assert dict(dom.memoryStats())["actual"] == 3145728
     expect_error(dom.setMemoryFlags, 1048576, libvirt.VIR_DOMAIN_AFFECT_LIVE,
                  contains="balloon target 1048576 KiB must be larger than the 1048576 KiB "
-                          "of the guest's memmapType='spm' NUMA cells")
+                          "of the sp-mem memory devices")
     assert dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED
 
 
@@ -260,15 +265,15 @@ def test_sid_setmem_translated_for_qemu_balloon(tmp_path):
     assert '"execute":"balloon","arguments":{"value":1610612736}' in debug.read_text()
     assert re.search(r"^balloon: actual=2048(\D|$)", out, re.M), out
     assert ("error: invalid argument: balloon target 1048576 KiB must be larger than the "
-            "1048576 KiB of the guest's memmapType='spm' NUMA cells") in out
+            "1048576 KiB of the sp-mem memory devices") in out
     assert re.search(r"^paused$", out, re.M), out
 
 
 def test_restore_across_mechanisms_refused_image_intact(driver, cleanup, tmp_path):
-    """One XML, one guest ABI: state saved on the reference QEMU (the
-    cell's RAM retyped in place) is not loaded by a QEMU that would use
-    sp-mem (other guest addresses); the image stays as it was and
-    restores on the reference QEMU."""
+    """The stored definition fixes the guest ABI: state saved on the
+    reference QEMU (the cell's RAM retyped in place) is not loaded by a
+    QEMU with sp-mem only, and never rewritten into the device form;
+    the image stays as it was and restores on the reference QEMU."""
     cleanup.append("spm-guest")
     dom = driver.define(sid_boot_xml(tmp_path, emulator=QEMU["ref"]))
     driver.start(dom, libvirt.VIR_DOMAIN_START_PAUSED)
@@ -278,8 +283,9 @@ def test_restore_across_mechanisms_refused_image_intact(driver, cleanup, tmp_pat
     on_sid = re.sub(r"<emulator>.*</emulator>", f"<emulator>{QEMU['sid']}</emulator>", saved)
     before = image.read_bytes()
     expect_error(driver.conn.restoreFlags, str(image), on_sid, 0,
-                 contains="cannot load the saved or migrated state of NUMA cell 1 with "
-                          "memmapType='spm'")
+                 contains="NUMA cell 1 with memmapType='spm' has memory of its own, which "
+                          "this QEMU binary can only give the guest as an sp-mem memory "
+                          "device: define the domain again")
     assert dom.state()[0] == libvirt.VIR_DOMAIN_SHUTOFF
     assert image.read_bytes() == before
     driver.conn.restore(str(image))
