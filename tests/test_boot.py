@@ -137,7 +137,7 @@ def test_huge_node_refused_by_qemu(driver, guest_name, qemu, fw, memmap):
     xml = spm.domain_xml(guest_name, emulator=QEMU[qemu], serial="/dev/null",
                          cells=[(1024, None), (2 << 20, memmap)], firmware=fw)
     spm.start_refused(driver, xml, r"qemu-system-x86_64: (cannot set up guest memory "
-                                   r"'ram-node1'|.*phys-bits too low)")
+                                   r"'(ram-node1|memspmem0)'|.*phys-bits too low)")
 
 
 @pytest.mark.parametrize("fw", MATRIX["ref"][0])
