@@ -10,6 +10,7 @@ refuses to run on any other libvirt.
 import os
 import re
 import shutil
+import struct
 import subprocess
 import tempfile
 import threading
@@ -267,6 +268,32 @@ def domain_xml(name, *, emulator, serial, cells, memory_mib=None, firmware="seab
 {devices}  </devices>
 {qemu}</domain>
 """
+
+
+def spmem_xml(name, serial, source, size_mib, initargs="", emulator=QEMU["sid"]):
+    """A test guest with 1 GiB of RAM in cell 0 and an sp-mem device of
+    SIZE_MIB (SOURCE: its <source> element, or "") on cell 1, which has no
+    memory (and no CPU) of its own; OVMF, which passes soft reserved ranges
+    on."""
+    dev = (f"    <memory model='sp-mem'>\n"
+           f"      {source}\n"
+           f"      <target>\n"
+           f"        <size unit='MiB'>{size_mib}</size>\n"
+           f"        <node>1</node>\n"
+           f"      </target>\n"
+           f"    </memory>\n")
+    return domain_xml(name, emulator=emulator, serial=serial,
+                      cells=[(1024, None), (0, None)], memory_mib=1024 + size_mib,
+                      firmware="ovmf", devices=dev, initargs=initargs)
+
+
+def backing_file(path, size_mib, pattern=(0, 0)):
+    """A file of SIZE_MIB whose first 16 bytes are PATTERN (two
+    little-endian 64-bit integers), the rest sparse zeroes."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<QQ", *pattern))
+        f.truncate(size_mib * MiB)
+    return path
 
 
 def example_xml(name="spm-guest.xml", emulator=None, boot=None, firmware=None,

@@ -33,7 +33,7 @@ SOCK = "/run/libvirt/virtqemud-sock"
 URI = f"qemu:///system?socket={SOCK}"
 PIDFILE = Path("/run/virtqemud.pid")
 QEMU_PIDFILE = Path("/run/libvirt/qemu/spm-guest.pid")
-SPMEM_REFUSAL = "the memory of NUMA cell 1 with memmapType='spm' is an sp-mem device"
+SPMEM_REFUSAL = "QEMU cannot migrate the memory of sp-mem memory device 'spmem0'"
 
 
 def mount(*args):
@@ -166,6 +166,34 @@ def test_restart_reconnects_same_qemu(daemon, guest, sig, tmp_path):
         assert r.returncode != 0 and SPMEM_REFUSAL in r.stdout, r.stdout
         assert not (tmp_path / "x.save").exists()
         assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+
+
+def test_sp_mem_source_stays_claimed_across_restart(daemon, tmp_path):
+    """A running guest's sp-mem file keeps it after virtqemud restarts
+    (the daemon claims it again when it reconnects): a second guest on the
+    same file is refused, naming the first, which keeps running."""
+    backing = spm.backing_file(tmp_path / "hbm", 256)
+    source = f"<source><path>{backing}</path></source>"
+    a = daemon.conn.defineXML(spm.spmem_xml("spmem-a", "/dev/null", source, 256))
+    b = daemon.conn.defineXML(spm.spmem_xml("spmem-b", "/dev/null", source, 256))
+    try:
+        a.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
+        daemon.stop(signal.SIGTERM)
+        daemon.start()
+        a = daemon.conn.lookupByName("spmem-a")
+        b = daemon.conn.lookupByName("spmem-b")
+        expect_error(b.createWithFlags, libvirt.VIR_DOMAIN_START_PAUSED,
+                     contains=f"sp-mem source '{backing}' is in use by running domain 'spmem-a'")
+        assert a.state()[0] == libvirt.VIR_DOMAIN_PAUSED
+        a.destroy()
+        b.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
+        assert b.state()[0] == libvirt.VIR_DOMAIN_PAUSED
+    finally:
+        for name in ("spmem-a", "spmem-b"):
+            dom = daemon.conn.lookupByName(name)
+            if dom.isActive():
+                dom.destroy()
+            dom.undefine()
 
 
 @pytest.mark.parametrize("delay", [0.2, 0.5, 1.0])

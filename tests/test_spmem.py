@@ -4,12 +4,10 @@ backed by a host file (standing in for the host's /dev/daxX.Y, which this
 machine has none of), by host nodes, or anonymous; what the guest reads
 there; and what libvirt refuses with the guest left as it was."""
 
-import os
 import re
 import struct
 
 import libvirt
-import pytest
 
 import spm
 from spm import MiB, QEMU, expect_error
@@ -20,26 +18,11 @@ PATTERN = (0x5350_4D2D_4842_4D21, 0x0123_4567_89AB_CDEF)
 
 
 def spmem_xml(name, serial, source="", initargs="spm-test=peek"):
-    """A test guest with 1 GiB of RAM in cell 0 and an sp-mem device of
-    SPM_MIB on cell 1, which has no memory (and no CPU) of its own; OVMF,
-    which passes soft reserved ranges on."""
-    dev = (f"    <memory model='sp-mem'>\n"
-           f"      {source}\n"
-           f"      <target>\n"
-           f"        <size unit='MiB'>{SPM_MIB}</size>\n"
-           f"        <node>1</node>\n"
-           f"      </target>\n"
-           f"    </memory>\n")
-    return spm.domain_xml(name, emulator=QEMU["sid"], serial=serial,
-                          cells=[(1024, None), (0, None)], memory_mib=1024 + SPM_MIB,
-                          firmware="ovmf", devices=dev, initargs=initargs)
+    return spm.spmem_xml(name, serial, source, SPM_MIB, initargs)
 
 
 def backing_file(path):
-    with open(path, "wb") as f:
-        f.write(struct.pack("<QQ", *PATTERN))
-        f.truncate(SPM_MIB * MiB)
-    return path
+    return spm.backing_file(path, SPM_MIB, PATTERN)
 
 
 def path_source(path):
