@@ -41,13 +41,15 @@ demo() {        # NAME LABEL EMULATOR [FIRMWARE]
     echo "== virsh domcapabilities: <cell memmapType> values this QEMU accepts"
     $v domcapabilities --emulatorbin "$2" --virttype qemu --arch x86_64 --machine q35 |
         sed -n "/<enum name='memmapType'>/,/<\/enum>/p"
-    echo "== virsh define examples/spm-guest.xml; virsh dumpxml (NUMA part)"
+    echo "== virsh define examples/spm-guest.xml; virsh dumpxml (NUMA part and the"
+    echo "   sp-mem device QEMU 11.1 stores the cell's memory as)"
     if ! $v define "$root/spm-guest.xml" >/dev/null; then
         echo "(refused by libvirt, nothing defined)"
         echo
         return
     fi
-    $v dumpxml --inactive spm-guest | sed -n '/<numa>/,/<\/numa>/p'
+    $v dumpxml --inactive spm-guest |
+        sed -n -e '/<numa>/,/<\/numa>/p' -e "/<memory model='sp-mem'/,/<\/memory>/p"
     echo "== virsh domxml-to-native qemu-argv (memory and NUMA part)"
     $v domxml-to-native qemu-argv --domain spm-guest | sed 's/ -/\n-/g' |
         grep -E -e '^-m ' -e '^-numa ' -e '^-object .*memory-backend' -e '^-device .*sp-mem' |
@@ -93,7 +95,7 @@ accelerator() {     # EMULATOR
     $v undefine spm-accelerator >/dev/null
     echo "   its Generic Initiator on the command line (tests/qemuxmlconfdata/numa-memmap-type-accelerator):"
     grep -h -e 'acpi-generic-initiator' \
-        "$top"/build/libvirt/tests/qemuxmlconfdata/numa-memmap-type-accelerator.x86_64-latest+spmem.args |
+        "$top"/build/libvirt/tests/qemuxmlconfdata/numa-memmap-type-accelerator.x86_64-latest.abi-update+spmem.args |
         sed 's/^/      /; s/ \\$//'
 }
 
