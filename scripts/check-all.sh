@@ -27,7 +27,7 @@ libvirt       20  libvirt          scripts/check-libvirt.sh
 fuzz          25  fuzz             env FUZZ_PARALLEL=1 scripts/check-fuzz.sh
 fuzz-selftest 10  fuzz-selftest    tests/fuzz-selftest.sh
 qemu          20  qemu             scripts/check-qemu.sh
-project       20  pytest           tests/pytest.sh -n 2 test_embed.py test_harness.py
+project       20  pytest           tests/pytest.sh -n 2 test_embed.py test_spmem.py test_harness.py
 long-path     20  pytest           tests/long-path.sh
 boot-all      30  pytest           tests/pytest.sh -n 2 test_boot.py
 daemon        20  pytest           tests/pytest.sh --namespace test_daemon.py

@@ -28,6 +28,7 @@ echo "long-path: a clone at ${#long} characters: $long"
     "test_embed.py::test_sid_running_guest_save_refused_guest_kept" \
     "test_embed.py::test_sid_setmem_translated_for_qemu_balloon" \
     "test_embed.py::test_restore_across_mechanisms_refused_image_intact" \
+    "test_spmem.py::test_file_backed_guest_reads_what_the_host_wrote" \
     "test_boot.py::test_node1[above4g-2048-1024-ref-seabios-spm]" \
     "test_boot.py::test_node1[above4g-2048-1024-sid-ovmf-spm]"
 "$long/tests/pytest.sh" "$@"
