@@ -174,8 +174,10 @@ def test_sp_mem_source_stays_claimed_across_restart(daemon, tmp_path):
     same file is refused, naming the first, which keeps running."""
     backing = spm.backing_file(tmp_path / "hbm", 256)
     source = f"<source><path>{backing}</path></source>"
-    a = daemon.conn.defineXML(spm.spmem_xml("spmem-a", "/dev/null", source, 256))
-    b = daemon.conn.defineXML(spm.spmem_xml("spmem-b", "/dev/null", source, 256))
+    # (never a serial file of /dev/null here: virtlogd, which opens such
+    # files for the daemon, deletes and recreates one it is to truncate)
+    a = daemon.conn.defineXML(spm.spmem_xml("spmem-a", tmp_path / "a.log", source, 256))
+    b = daemon.conn.defineXML(spm.spmem_xml("spmem-b", tmp_path / "b.log", source, 256))
     try:
         a.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
         daemon.stop(signal.SIGTERM)
