@@ -4,6 +4,7 @@ stale), the patched libvirt's embedded QEMU driver, one per test process
 
 import fcntl
 import os
+import stat
 
 import pytest
 
@@ -72,3 +73,15 @@ def cleanup(driver):
     yield names
     for n in names:
         driver.forget(n)
+
+
+@pytest.fixture(autouse=True)
+def host_dev_null_intact():
+    """Each test leaves the host's /dev/null the character device it found:
+    a guest whose serial file is /dev/null under the daemon (virtlogd deletes
+    and recreates a file it is to truncate) once replaced it with a regular
+    file, breaking every later step of the machine."""
+    yield
+    st = os.stat("/dev/null")
+    assert stat.S_ISCHR(st.st_mode) and os.major(st.st_rdev) == 1 and os.minor(st.st_rdev) == 3, \
+        "the test replaced the host's /dev/null (restore it: rm /dev/null; mknod -m 666 /dev/null c 1 3)"
