@@ -31,8 +31,7 @@ ROOT = spm.BUILD / "trixie-e2e"
 REPO = spm.BUILD / "debs"
 IMAGES = "/var/lib/libvirt/images"
 SERIAL = "/var/log/libvirt/qemu/spm-guest.serial"
-SPMEM_REFUSAL = ("cannot migrate domain: the memory of NUMA cell 1 with memmapType='spm' "
-                 "is an sp-mem device, which QEMU cannot migrate")
+SPMEM_REFUSAL = "cannot migrate domain: QEMU cannot migrate the memory of sp-mem memory device 'spmem0'"
 
 
 def in_root(*cmd, timeout=300):
@@ -212,7 +211,8 @@ def cpu_xml():
 def test_libvirtd_restart_keeps_guest(running, sig):
     pid = int((ROOT / "run/libvirt/qemu/spm-guest.pid").read_text())
     live, inactive, md = cpu_xml(), virsh("dumpxml", "--inactive", "spm-guest").stdout, memdevs()
-    assert md == ["spm-node1"]
+    # the cell's memory, stored at define as an sp-mem device
+    assert md == ["spmem0"]
     dpid = libvirtd_pid()
     os.kill(dpid, sig)
     deadline = time.monotonic() + 30
