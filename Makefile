@@ -23,6 +23,8 @@
 #   make debs     Debian trixie packages of libvirt with the series (build/debs)
 #   make check-debs  those packages installed by apt in a trixie root: a real
 #                 libvirtd runs an SPM guest on trixie-backports' QEMU 11.1
+#   make check-nested  sp-mem on a real /dev/dax0.0 and a real CPU-less node:
+#                 a guest running those packages starts its own guest
 #   make check-nova  Nova's unit and functional tests (stestr) with the Nova
 #                 and os-traits series, and without, in a trixie root
 #   make check-valgrind  the libvirt tests of the series under valgrind
@@ -35,7 +37,7 @@ SHELL := /bin/bash
 .PHONY: demo check build tree patches deps libvirt qemu seabios guest sid-root \
 	check-libvirt check-qemu check-project check-virt-manager check-nova \
 	check-series check-valgrind check-asan check-fuzz fuzz-campaign bench debs \
-	check-debs repin clean
+	check-debs check-nested repin clean
 
 deps:
 	./scripts/deps.sh
@@ -121,6 +123,11 @@ debs: deps
 
 check-debs: debs guest
 	./tests/pytest.sh --namespace test_debs.py
+
+# sp-mem on a real device-dax instance and a real CPU-less node: a guest
+# running the packages of "make debs" starts its own guest (TCG in TCG)
+check-nested: debs guest
+	./tests/pytest.sh --namespace -s test_nested.py
 
 # not a test: figures for the README (both QEMUs, the project's SeaBIOS;
 # the bench cases of tests/test_boot.py)

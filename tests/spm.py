@@ -399,12 +399,13 @@ class Report:
                 out[m[1]] = (int(m[2]), int(m[3], 0), int(m[4]))
         return out
 
-    def peek(self):
+    def peek(self, what="peek"):
         """{start: (first 8 bytes, next 8 bytes)} of each soft reserved range
-        as the guest read it (spm-test=peek), little-endian integers."""
+        as the guest read it (spm-test=peek or poke), little-endian
+        integers; WHAT="poked": as it read them after writing its own."""
         out = {}
         for l in self.lines:
-            m = re.match(r"peek 0x([0-9a-f]+) 0x([0-9A-Fa-f]+) 0x([0-9A-Fa-f]+)$", l)
+            m = re.match(rf"{what} 0x([0-9a-f]+) 0x([0-9A-Fa-f]+) 0x([0-9A-Fa-f]+)$", l)
             if m:
                 out[int(m[1], 16)] = (int(m[2], 16), int(m[3], 16))
         return out

@@ -47,9 +47,9 @@ def test_file_backed_guest_reads_what_the_host_wrote(driver, tmp_path):
     start, last = soft[0]
     assert (1, start, last) in report.srat(), report.srat()
     assert report.peek() == {start: PATTERN}, report.text[-2000:]
-    # QEMU mapped the file as it was: same size, the pattern kept
+    # QEMU mapped the file as it was: same size (libvirt cleared it once
+    # the guest stopped: test_what_a_guest_left_is_cleared_when_it_stops)
     assert backing.stat().st_size == SPM_MIB * MiB
-    assert struct.unpack("<QQ", backing.read_bytes()[:16]) == PATTERN
 
 
 def test_anonymous_guest_reads_zeroes(driver, tmp_path):
@@ -75,9 +75,33 @@ def test_second_guest_on_the_same_source_refused(driver, cleanup, tmp_path):
     assert a.state()[0] == libvirt.VIR_DOMAIN_PAUSED
     assert b.state()[0] == libvirt.VIR_DOMAIN_SHUTOFF
     assert b.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) == before
+    # B's failed start did not clear what belongs to A
+    assert struct.unpack("<QQ", backing.read_bytes()[:16]) == PATTERN
     a.destroy()
     driver.start(b, libvirt.VIR_DOMAIN_START_PAUSED)
     assert b.state()[0] == libvirt.VIR_DOMAIN_PAUSED
+
+
+def test_what_a_guest_left_is_cleared_when_it_stops(driver, tmp_path):
+    """A guest's data does not outlive it: guest A reads what the host put
+    in the file, writes a pattern of its own there and stops; libvirt
+    clears the file (holes punched: zeroes, no block left), and guest B,
+    given the same file, reads zeroes."""
+    backing = backing_file(tmp_path / "hbm")
+    serial = tmp_path / "a.log"
+    report, _, _ = spm.boot(driver, spmem_xml("spmem-a", serial, path_source(backing),
+                                              initargs="spm-test=poke"), serial, "efi")
+    start = soft_ranges(report)[0][0]
+    assert report.peek() == {start: PATTERN}
+    assert report.peek("poked") == {start: (0x4755455354535044, 0x4C4546544245484E)}, \
+        report.text[-2000:]
+    st = backing.stat()
+    assert st.st_size == SPM_MIB * MiB and st.st_blocks == 0, st
+    assert backing.read_bytes().count(0) == SPM_MIB * MiB
+    serial = tmp_path / "b.log"
+    report, _, _ = spm.boot(driver, spmem_xml("spmem-b", serial, path_source(backing)),
+                            serial, "efi")
+    assert report.peek() == {start: (0, 0)}, report.text[-2000:]
 
 
 def test_live_address_and_refusals_leave_the_guest_running(driver, cleanup, tmp_path):

@@ -1,0 +1,205 @@
+"""sp-mem backed by a real device-dax instance and a real CPU-less host
+node, one level down (make check-nested; this machine has neither).
+
+The first-level guest (L1) is started by the patched libvirt's embedded
+driver on Debian's QEMU 11.1 with an sp-mem device on its node 1 and
+256 MiB of plain memory on its CPU-less node 2.  Its initramfs is the
+trixie root in which tests/test_debs.py ran README.md's install block (the
+project's packaged libvirt, trixie-backports' QEMU 11.1), with
+tests/nested-init as /init.  In L1, its own SPM range becomes /dev/dax0.0
+(dax_hmem, device_dax) after L1 wrote a pattern at its start; L1's
+libvirtd then starts a second-level guest (L2) whose sp-mem devices are
+<source><path>/dev/dax0.0</path></source> on L2's node 1 and
+<source><nodemask>2</nodemask></source> on L2's node 2.  L2 reads the
+pattern from its own soft reserved range; L2's QEMU's numa_maps show the
+dax mapping and the bind to L1's node 2.  TCG in TCG: slow."""
+
+import re
+import shutil
+import subprocess
+import time
+
+import libvirt
+import pytest
+
+import spm
+from spm import MiB
+from test_debs import installed  # noqa: F401  (the fixture: our packages in a trixie root)
+
+pytestmark = pytest.mark.daemon
+
+NESTED = spm.BUILD / "nested"
+L1_SPM_MIB = 256
+L2_DAX_MIB = 128
+L2_NODE_MIB = 64
+# what nested-init writes at the start of L1's soft reserved range
+PATTERN = (0x53504D2D4C314C32, 0x0F1E2D3C4B5A6978)
+L2_SERIAL = "/var/log/libvirt/qemu/l2.serial"
+
+
+def sp_mem(source, mib, node):
+    return (f"    <memory model='sp-mem'>\n      {source}\n      <target>\n"
+            f"        <size unit='MiB'>{mib}</size>\n        <node>{node}</node>\n"
+            f"      </target>\n    </memory>\n")
+
+
+def l2_xml():
+    """The second-level guest, paths as L1 has them: the project's kernel,
+    initramfs (tests/guest-init: peek, then hold) and SeaBIOS."""
+    devices = (sp_mem("<source><path>/dev/dax0.0</path></source>", L2_DAX_MIB, 1)
+               + sp_mem("<source><nodemask>2</nodemask></source>", L2_NODE_MIB, 2))
+    xml = spm.domain_xml("l2", emulator="/usr/bin/qemu-system-x86_64", serial=L2_SERIAL,
+                         cells=[(256, None), (0, None), (0, None)],
+                         memory_mib=256 + L2_DAX_MIB + L2_NODE_MIB,
+                         firmware="seabios-patched", devices=devices,
+                         initargs="spm-test=peek spm-test=hold")
+    return (xml.replace(str(spm.GUEST), "/nested")
+               .replace(str(spm.FIRMWARE["seabios-patched"][0]), "/nested/bios-256k.bin"))
+
+
+def cpio(src, out, append=False, exclude=()):
+    """SRC's tree as a newc cpio archive, written (or appended) to OUT."""
+    prune = " ".join(f"-path './{p}' -prune -o" for p in exclude)
+    cmd = (f"cd '{src}' && find . {prune} -print | LC_ALL=C sort | "
+           f"cpio --quiet -o -H newc -R 0:0 {'>>' if append else '>'} '{out}'")
+    subprocess.run(["sh", "-ec", cmd], check=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def l1_initramfs(installed):  # noqa: F811
+    """The installed root as an uncompressed initramfs (no package cache,
+    documentation or locales), plus /init and /nested: L2's XML, kernel,
+    initramfs and SeaBIOS, the dax modules and busybox (devmem)."""
+    shutil.rmtree(NESTED, ignore_errors=True)
+    stage = NESTED / "stage"
+    (stage / "nested").mkdir(parents=True)
+    (stage / "dev").mkdir()
+    subprocess.run(["mknod", "-m", "0600", stage / "dev/console", "c", "5", "1"], check=True)
+    shutil.copy(spm.TOP / "tests/nested-init", stage / "init")
+    (stage / "init").chmod(0o755)
+    for f in ("vmlinuz", "initramfs.cpio.gz"):
+        shutil.copy(spm.GUEST / f, stage / "nested")
+    shutil.copy(spm.FIRMWARE["seabios-patched"][0], stage / "nested/bios-256k.bin")
+    (stage / "nested/l2.xml").write_text(l2_xml())
+    # busybox and the dax modules, out of L2's initramfs
+    unpacked = NESTED / "l2-initramfs"
+    unpacked.mkdir()
+    subprocess.run(["sh", "-ec", f"cd '{unpacked}' && gzip -dc '{spm.GUEST}/initramfs.cpio.gz'"
+                    " | cpio --quiet -i -d"], check=True, timeout=120)
+    shutil.copy(unpacked / "bin/busybox", stage / "nested/busybox")
+    for ko in ("dax_hmem.ko", "device_dax.ko"):
+        shutil.copy(unpacked / "lib/modules" / ko, stage / "nested")
+    out = NESTED / "l1.cpio"
+    cpio(installed, out, exclude=("proc/*", "sys/*", "dev/*", "run/*", "tmp/*", "srv",
+                                  "var/cache/apt", "var/lib/apt/lists", "usr/share/doc",
+                                  "usr/share/man", "usr/share/locale", "usr/share/info",
+                                  "usr/share/pocketsphinx", "usr/share/icons"))
+    cpio(stage, out, append=True)
+    return out
+
+
+def l1_xml(initrd, serial, backing):
+    fw = spm.FIRMWARE["seabios-patched"][0]
+    return f"""<domain type='qemu'>
+  <name>nested-l1</name>
+  <memory unit='MiB'>{4096 + 256 + L1_SPM_MIB}</memory>
+  <vcpu>2</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <loader type='rom'>{fw}</loader>
+    <kernel>{spm.GUEST / 'vmlinuz'}</kernel>
+    <initrd>{initrd}</initrd>
+    <cmdline>console=ttyS0 panic=-1 quiet</cmdline>
+  </os>
+  <features><acpi/></features>
+  <cpu>
+    <numa>
+      <cell id='0' cpus='0-1' memory='4096' unit='MiB'/>
+      <cell id='1' memory='0' unit='MiB'/>
+      <cell id='2' memory='256' unit='MiB'/>
+    </numa>
+  </cpu>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>{spm.QEMU['sid']}</emulator>
+    <controller type='usb' model='none'/>
+    <serial type='file'><source path='{serial}'/></serial>
+    <memballoon model='none'/>
+    <memory model='sp-mem'>
+      <source><path>{backing}</path></source>
+      <target><size unit='MiB'>{L1_SPM_MIB}</size><node>1</node></target>
+    </memory>
+  </devices>
+</domain>
+"""
+
+
+@pytest.fixture(scope="module")
+def nested(driver, l1_initramfs):
+    """L1 booted until it powered itself off; its serial output."""
+    serial = NESTED / "l1.serial"
+    backing = spm.backing_file(NESTED / "l1-hbm", L1_SPM_MIB)
+    dom = driver.define(l1_xml(l1_initramfs, serial, backing))
+    events = spm.Lifecycle(driver.conn, dom)
+    t0 = time.monotonic()
+    try:
+        driver.start(dom)
+        stopped = spm.wait_stopped(dom, events, 2400)
+    finally:
+        events.close()
+        driver.forget("nested-l1")
+    secs = time.monotonic() - t0
+    text = serial.read_text(errors="replace") if serial.exists() else ""
+    print(f"nested: L1 ran {secs:.0f} s")
+    assert stopped is not None, f"L1 still running after 2400 s:\n{text[-3000:]}"
+    assert "nested: step end" in text, text[-4000:]
+    return text
+
+
+def lines(text, prefix):
+    return [l[len(prefix):] for l in text.replace("\r", "").splitlines() if l.startswith(prefix)]
+
+
+def l2_report(text):
+    return spm.Report("\n".join(lines(text, "nested: l2: ")))
+
+
+def test_l1_spm_node_is_its_dax_device(nested):
+    """L1's SPM range (its node 1, no CPUs, no RAM of its own) is
+    dax0.0 in L1, driven by device_dax; node 2 has RAM and no CPU."""
+    out = "\n".join(lines(nested, "nested: "))
+    assert re.search(r"^node 1 cpus '' MemTotal 0 kB$", out, re.M), out
+    assert re.search(r"^node 2 cpus '' MemTotal \d+ kB$", out, re.M), out
+    m = re.search(r"^dax (dax0\.0) target_node 1 size (\d+)", out, re.M)
+    assert m and int(m[2]) == L1_SPM_MIB * MiB, out
+    assert "/dev/dax0.0" in out, out
+    assert re.search(r"^wrote 0x0*53504D2D4C314C32 0x0*F1E2D3C4B5A6978$", out, re.M | re.I), out
+
+
+def test_l2_reads_what_l1_wrote_into_its_dax_device(nested):
+    """L2's first soft reserved range is its node 1 (SRAT), backed by L1's
+    /dev/dax0.0: its first 16 bytes are L1's pattern.  The second, on node
+    2, is L1's node-2 RAM: zeroes."""
+    report = l2_report(nested)
+    assert report.complete(), nested[-4000:]
+    soft = [(s, l) for s, l, t in report.memmap() if t == "Soft Reserved"]
+    assert [l - s + 1 for s, l in soft] == [L2_DAX_MIB * MiB, L2_NODE_MIB * MiB], report.memmap()
+    assert (1, *soft[0]) in report.srat() and (2, *soft[1]) in report.srat(), report.srat()
+    assert report.peek() == {soft[0][0]: PATTERN, soft[1][0]: (0, 0)}, nested[-4000:]
+
+
+def test_l2_qemu_maps_the_dax_device_and_binds_to_l1_node_2(nested):
+    """In L1, L2's QEMU maps /dev/dax0.0 (shared) and its nodemask
+    device's memory is bound to node 2, where the page L2 read is."""
+    maps = lines(nested, "nested: numa_maps ")
+    assert any("/dev/dax0.0" in m for m in maps), maps
+    bound = [m for m in maps if "bind:2" in m]
+    assert bound and re.search(r"\bN2=\d+", bound[0]), maps
+
+
+def test_l2_live_xml_shows_the_dax_alignment(nested):
+    """The live XML: the dax device's alignment read from L1's sysfs."""
+    dev = "\n".join(lines(nested, "nested: "))
+    assert "<path>/dev/dax0.0</path>" in dev and "<alignsize" in dev, dev
