@@ -3,16 +3,16 @@ node, one level down (make check-nested; this machine has neither).
 
 The first-level guest (L1) is started by the patched libvirt's embedded
 driver on Debian's QEMU 11.1 with an sp-mem device on its node 1 and
-256 MiB of plain memory on its CPU-less node 2.  Its initramfs is the
+256 MiB of plain memory on its CPU-less cell 2.  Its initramfs is the
 trixie root in which tests/test_debs.py ran README.md's install block (the
 project's packaged libvirt, trixie-backports' QEMU 11.1), with
 tests/nested-init as /init.  In L1, its own SPM range becomes /dev/dax0.0
 (dax_hmem, device_dax) after L1 wrote a pattern at its start; L1's
 libvirtd then starts a second-level guest (L2) whose sp-mem devices are
 <source><path>/dev/dax0.0</path></source> on L2's node 1 and
-<source><nodemask>2</nodemask></source> on L2's node 2.  L2 reads the
-pattern from its own soft reserved range; L2's QEMU's numa_maps show the
-dax mapping and the bind to L1's node 2.  TCG in TCG: slow."""
+<source><nodemask>N</nodemask></source> (N: L1's CPU-less node with
+memory) on L2's node 2.  L2 reads the pattern from its own soft reserved
+range; L2's QEMU's numa_maps show the dax mapping and the bind to N.  TCG in TCG: slow."""
 
 import re
 import shutil
@@ -47,7 +47,7 @@ def l2_xml():
     """The second-level guest, paths as L1 has them: the project's kernel,
     initramfs (tests/guest-init: peek, then hold) and SeaBIOS."""
     devices = (sp_mem("<source><path>/dev/dax0.0</path></source>", L2_DAX_MIB, 1)
-               + sp_mem("<source><nodemask>2</nodemask></source>", L2_NODE_MIB, 2))
+               + sp_mem("<source><nodemask>@RAMNODE@</nodemask></source>", L2_NODE_MIB, 2))
     xml = spm.domain_xml("l2", emulator="/usr/bin/qemu-system-x86_64", serial=L2_SERIAL,
                          cells=[(256, None), (0, None), (0, None)],
                          memory_mib=256 + L2_DAX_MIB + L2_NODE_MIB,
@@ -166,14 +166,20 @@ def l2_report(text):
     return spm.Report("\n".join(lines(text, "nested: l2: ")))
 
 
+def ramnode(text):
+    return int(re.search(r"^nested: ramnode (\d+)$", text, re.M)[1])
+
+
 def test_l1_spm_node_is_its_dax_device(nested):
-    """L1's SPM range (its node 1, no CPUs, no RAM of its own) is
-    dax0.0 in L1, driven by device_dax; node 2 has RAM and no CPU."""
+    """L1's SPM range is dax0.0 in L1, driven by device_dax, of a node with
+    neither CPUs nor online memory; another node has memory and no CPU
+    (Linux numbers nodes in SRAT order: L1's cell 2 is its node 1)."""
     out = "\n".join(lines(nested, "nested: "))
-    assert re.search(r"^node 1 cpus '' MemTotal 0 kB$", out, re.M), out
-    assert re.search(r"^node 2 cpus '' MemTotal \d+ kB$", out, re.M), out
-    m = re.search(r"^dax (dax0\.0) target_node 1 size (\d+)", out, re.M)
-    assert m and int(m[2]) == L1_SPM_MIB * MiB, out
+    m = re.search(r"^dax (dax0\.0) target_node (\d+) size (\d+)", out, re.M)
+    assert m and int(m[3]) == L1_SPM_MIB * MiB, out
+    online = re.search(r"^nodes (\S+)$", out, re.M)[1]
+    assert m[2] not in re.split("[-,]", online), out
+    assert re.search(rf"^node {ramnode(nested)} cpus '' MemTotal [1-9]\d* kB$", out, re.M), out
     assert "/dev/dax0.0" in out, out
     assert re.search(r"^wrote 0x0*53504D2D4C314C32 0x0*F1E2D3C4B5A6978$", out, re.M | re.I), out
 
@@ -190,13 +196,14 @@ def test_l2_reads_what_l1_wrote_into_its_dax_device(nested):
     assert report.peek() == {soft[0][0]: PATTERN, soft[1][0]: (0, 0)}, nested[-4000:]
 
 
-def test_l2_qemu_maps_the_dax_device_and_binds_to_l1_node_2(nested):
-    """In L1, L2's QEMU maps /dev/dax0.0 (shared) and its nodemask
-    device's memory is bound to node 2, where the page L2 read is."""
+def test_l2_qemu_maps_the_dax_device_and_binds_to_l1_cpu_less_node(nested):
+    """In L1, L2's QEMU maps /dev/dax0.0 and its nodemask device's memory
+    is bound to L1's CPU-less node, where the page L2 read is."""
     maps = lines(nested, "nested: numa_maps ")
+    node = ramnode(nested)
     assert any("/dev/dax0.0" in m for m in maps), maps
-    bound = [m for m in maps if "bind:2" in m]
-    assert bound and re.search(r"\bN2=\d+", bound[0]), maps
+    bound = [m for m in maps if f"bind:{node} " in m + " "]
+    assert bound and re.search(rf"\bN{node}=\d+", bound[0]), maps
 
 
 def test_l2_live_xml_shows_the_dax_alignment(nested):
