@@ -22,7 +22,7 @@ export SPM_EXPORTED=${SPM_EXPORTED-1}
 # summary line, "pytest" for pytest's, "-" for a part with none).
 # $CHECK_PARTS replaces the table (the harness's own tests).
 parts=${CHECK_PARTS:-$(cat <<'EOT'
-setup         60  -                scripts/setup.sh
+setup         90  -                scripts/setup.sh
 libvirt       20  libvirt          scripts/check-libvirt.sh
 fuzz          25  fuzz             env FUZZ_PARALLEL=1 scripts/check-fuzz.sh
 fuzz-selftest 10  fuzz-selftest    tests/fuzz-selftest.sh

@@ -45,8 +45,7 @@ for name in "$@"; do
             "$(tree_key qemu) $(cat "$top/build/firmware/bios-256k.bin.stamp" 2>/dev/null)" build/qemu-ref ;;
     debs)
         # the key debs.sh computes, without building anything
-        want=$( (series_hash libvirt-deb; cat "$top/scripts/debs.sh" "$top/build/trixie.stamp") |
-            sha256sum | cut -c1-16)
+        want=$(debs_key)
         have=$(cut -d' ' -f1 "$top/build/debs/stamp" 2>/dev/null)
         [ -n "$have" ] || no "build/debs has no stamp: never built, or its last build failed; run 'make debs'"
         [ -z "$have" ] || [ "$have" = "$want" ] ||

@@ -24,13 +24,25 @@ upstream=${version%-*}
 local_version="$version+spm1"
 
 "$top/scripts/trixie-root.sh"
-# Nothing to do when build/debs was made from the same package, series,
-# script and build root.
-want=$( (series_hash libvirt-deb; cat "$0" "$root.stamp") | sha256sum | cut -c1-16)
+export DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-parallel=2}${DEBS_NOCHECK:+ nocheck}"
+case " $DEB_BUILD_OPTIONS " in *" nocheck "*) mode=nocheck ;; *) mode=tested ;; esac
+# the options that change what is built, besides nocheck (noopt, nostrip,
+# ...; not parallel=N)
+# shellcheck disable=SC2086
+other=$(printf '%s\n' $DEB_BUILD_OPTIONS | grep -v -e '^parallel=' -e '^nocheck$' | LC_ALL=C sort -u | paste -sd' ' -)
+# Nothing to do when build/debs was made from the same inputs (debs_key:
+# package, series, script, build root, changelog entry) with the same
+# options, and its files are the ones that build wrote (SHA256SUMS).
+# Packages built with Debian's test run serve a nocheck build too.
+want=$(debs_key)
 have=$(cat "$out/stamp" 2>/dev/null || true)
-if [ "$have" = "$want tested" ] || { [ -n "${DEBS_NOCHECK:-}" ] && [ "$have" = "$want nocheck" ]; }; then
-    echo "debs: ${out#$top/} is up to date ($have)" >&2
-    exit 0
+if [ "$have" = "$want tested${other:+ $other}" ] ||
+    { [ "$mode" = nocheck ] && [ "$have" = "$want nocheck${other:+ $other}" ]; }; then
+    if (cd "$out" && sha256sum --quiet --strict -c SHA256SUMS && ls ./*.deb) >/dev/null 2>&1; then
+        echo "debs: ${out#$top/} is up to date ($have; its $(wc -l < "$out/SHA256SUMS") files checked)" >&2
+        exit 0
+    fi
+    echo "debs: ${out#$top/} is not what its build left (SHA256SUMS): building it again" >&2
 fi
 # A build that fails leaves no packages behind for a later test to take.
 rm -rf "$out"
@@ -82,8 +94,6 @@ in_root() {
             HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
             DEB_BUILD_OPTIONS="$DEB_BUILD_OPTIONS" sh -ec "$1"' "$root" "$root" "$1"
 }
-export DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-parallel=2}${DEBS_NOCHECK:+ nocheck}"
-case " $DEB_BUILD_OPTIONS " in *" nocheck "*) mode=nocheck ;; *) mode=tested ;; esac
 log="$top/build/debs-build.log"
 echo "debs: build dependencies of $name $local_version in build/trixie" >&2
 in_root "timeout 1800 apt-get -q update && timeout 1800 apt-get -q -y --no-install-recommends build-dep /build/$name/$name-$upstream" \
@@ -97,8 +107,12 @@ t1=$(date +%s)
 rm -rf "$out"
 mkdir -p "$out"
 mv "$w"/*.deb "$w"/*.dsc "$w"/*.debian.tar.xz "$w"/*.changes "$w"/*.buildinfo "$out/" 2>/dev/null || true
+ls "$out"/*.deb >/dev/null 2>&1 || { echo "debs: dpkg-buildpackage left no .deb" >&2; exit 1; }
 cp "$orig" "$out/"
 (cd "$out" && dpkg-scanpackages -m . /dev/null > Packages 2>/dev/null && gzip -9nk Packages)
-echo "$want $mode" > "$out/stamp"
+# the files as this build left them, then the stamp: only a build that
+# got this far has one
+(cd "$out" && sha256sum -- * > SHA256SUMS.new && mv SHA256SUMS.new SHA256SUMS)
+echo "$want $mode${other:+ $other}" > "$out/stamp"
 tests=$(grep -E '^(Ok|Fail|Skipped|Expected Fail|Timeout): ' "$log" | tr -s ' ' | sed 's/ *$//' | paste -sd, - | sed 's/,/, /g')
 echo "debs: $(ls "$out"/*.deb | wc -l) packages of $name $local_version in ${out#$top/} ($((t1 - t0)) s to build${tests:+; Debian's test run: $tests})"

@@ -13,6 +13,20 @@ series_hash() {
         sha256sum | cut -c1-16)
 }
 
+# debs_key: what build/debs is made from (scripts/debs.sh; check-built.sh
+# asks too): trixie's libvirt source package and the exported series,
+# debs.sh itself, the inputs of the build root (build/trixie.stamp), and
+# the author and date (the series' last export) of the changelog entry it
+# writes.
+debs_key() {
+    # shellcheck disable=SC1091
+    (cd "$top" && . sources/libvirt-deb &&
+        { series_hash libvirt-deb
+          cat scripts/debs.sh build/trixie.stamp
+          echo "$GIT_AUTHOR_NAME <$GIT_AUTHOR_EMAIL> $(git log -1 --format=%aD -- "$patches" 2>/dev/null || true)"
+        } | sha256sum | cut -c1-16)
+}
+
 # Debian's python3 (with python3-pytest) and tools, not whatever an
 # interactive setup (pyenv, ...) puts first in PATH.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
