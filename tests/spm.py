@@ -217,15 +217,16 @@ class Driver:
 
 def domain_xml(name, *, emulator, serial, cells, memory_mib=None, firmware="seabios",
                machine="q35", maxmem_mib=None, devices="", qemu_args=(), initargs="",
-               extra_cells=""):
+               extra_cells="", vcpus=1, initrd=None):
     """A TCG test guest booting build/guest's kernel and initramfs
     (tests/guest-init reports to the serial console, a file, then powers
     off).  CELLS: (MiB, memmapType) per cell, cell 0 with the one vCPU;
-    memmapType None leaves the attribute out."""
+    memmapType None leaves the attribute out.  VCPUS all in cell 0;
+    INITRD instead of build/guest's initramfs."""
     loader = FIRMWARE[firmware][0]
     total = memory_mib if memory_mib is not None else sum(c[0] for c in cells)
     def cell(i, mib, mtype):
-        cpus = " cpus='0'" if i == 0 else ""
+        cpus = (f" cpus='0-{vcpus - 1}'" if vcpus > 1 else " cpus='0'") if i == 0 else ""
         attr = f" memmapType='{mtype}'" if mtype else ""
         return f"      <cell id='{i}'{cpus} memory='{mib}' unit='MiB'{attr}/>"
     cell_xml = "\n".join(cell(i, mib, t) for i, (mib, t) in enumerate(cells))
@@ -239,12 +240,12 @@ def domain_xml(name, *, emulator, serial, cells, memory_mib=None, firmware="seab
   <name>{name}</name>
   {f"<maxMemory slots='2' unit='MiB'>{maxmem_mib}</maxMemory>" if maxmem_mib else ""}
   <memory unit='MiB'>{total}</memory>
-  <vcpu>1</vcpu>
+  <vcpu>{vcpus}</vcpu>
   <os>
     <type arch='x86_64' machine='{machine}'>hvm</type>
     {f"<loader type='rom'>{loader}</loader>" if loader else ""}
     <kernel>{GUEST / 'vmlinuz'}</kernel>
-    <initrd>{GUEST / 'initramfs.cpio.gz'}</initrd>
+    <initrd>{initrd or GUEST / 'initramfs.cpio.gz'}</initrd>
     <cmdline>{cmdline}</cmdline>
   </os>
   <features>
@@ -307,7 +308,7 @@ def example_xml(name="spm-guest.xml", emulator=None, boot=None, firmware=None,
         loader = f"<loader type='rom'>{firmware}</loader>\n    " if firmware else ""
         cmdline = "console=ttyS0 quiet panic=-1" + (f" {initargs}" if initargs else "")
         xml = xml.replace("</os>", f"  {loader}<kernel>{GUEST / 'vmlinuz'}</kernel>\n"
-                          f"    <initrd>{GUEST / 'initramfs.cpio.gz'}</initrd>\n"
+                          f"    <initrd>{initrd or GUEST / 'initramfs.cpio.gz'}</initrd>\n"
                           f"    <cmdline>{cmdline}</cmdline>\n  </os>")
         xml = xml.replace("<serial type='pty'/>",
                           f"<serial type='file'><source path='{boot}'/></serial>")

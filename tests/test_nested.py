@@ -102,41 +102,14 @@ def l1_initramfs(installed):  # noqa: F811
 
 
 def l1_xml(initrd, serial, backing):
-    fw = spm.FIRMWARE["seabios-patched"][0]
-    return f"""<domain type='qemu'>
-  <name>nested-l1</name>
-  <memory unit='MiB'>{4096 + 256 + L1_SPM_MIB}</memory>
-  <vcpu>2</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <loader type='rom'>{fw}</loader>
-    <kernel>{spm.GUEST / 'vmlinuz'}</kernel>
-    <initrd>{initrd}</initrd>
-    <cmdline>console=ttyS0 panic=-1 quiet</cmdline>
-  </os>
-  <features><acpi/></features>
-  <cpu>
-    <numa>
-      <cell id='0' cpus='0-1' memory='4096' unit='MiB'/>
-      <cell id='1' memory='0' unit='MiB'/>
-      <cell id='2' memory='256' unit='MiB'/>
-    </numa>
-  </cpu>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>destroy</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <emulator>{spm.QEMU['sid']}</emulator>
-    <controller type='usb' model='none'/>
-    <serial type='file'><source path='{serial}'/></serial>
-    <memballoon model='none'/>
-    <memory model='sp-mem'>
-      <source><path>{backing}</path></source>
-      <target><size unit='MiB'>{L1_SPM_MIB}</size><node>1</node></target>
-    </memory>
-  </devices>
-</domain>
-"""
+    """L1: 2 vCPUs and 4 GiB in cell 0, the sp-mem device on cell 1, 256
+    MiB of RAM without CPU in cell 2; the project's SeaBIOS."""
+    return spm.domain_xml("nested-l1", emulator=spm.QEMU["sid"], serial=serial,
+                          cells=[(4096, None), (0, None), (256, None)],
+                          memory_mib=4096 + 256 + L1_SPM_MIB, firmware="seabios-patched",
+                          devices=sp_mem(f"<source><path>{backing}</path></source>",
+                                         L1_SPM_MIB, 1),
+                          vcpus=2, initrd=initrd)
 
 
 @pytest.fixture(scope="module")
