@@ -13,8 +13,8 @@ libvirtd then starts a second-level guest (L2) whose sp-mem devices are
 <source><nodemask>N</nodemask></source> (N: L1's CPU-less node with
 memory) on L2's node 2.  L2 reads the pattern from its own soft reserved
 range; L2's QEMU's numa_maps show the dax mapping and the bind to N.
-Started again, L2 reads zeroes there: libvirt cleared the dax device when
-the first run's QEMU was gone.  TCG in TCG."""
+L2 writes a pattern of its own there; started again, it reads zeroes:
+libvirt cleared the dax device when the first run's QEMU was gone.  TCG in TCG."""
 
 import re
 import shutil
@@ -55,7 +55,7 @@ def l2_xml():
                          cells=[(256, None), (0, None), (0, None)],
                          memory_mib=256 + L2_DAX_MIB + L2_NODE_MIB,
                          firmware="seabios-patched", devices=devices,
-                         initargs="spm-test=peek spm-test=hold")
+                         initargs="spm-test=poke spm-test=hold")
     return (xml.replace(str(spm.GUEST), "/nested")
                .replace(str(spm.FIRMWARE["seabios-patched"][0]), "/nested/bios-256k.bin"))
 
@@ -172,20 +172,25 @@ def spm_ranges(report):
     return nodes[1], nodes[2]
 
 
+GUEST_PATTERN = (0x4755455354535044, 0x4C4546544245484E)
+
+
 def test_l2_reads_what_l1_wrote_into_its_dax_device(nested):
     """L2's node 1 (SRAT) is soft reserved and backed by L1's
     /dev/dax0.0: its first 16 bytes are L1's pattern.  Node 2, soft
-    reserved too, is L1's node-N RAM: zeroes."""
+    reserved too, is L1's node-N RAM: zeroes.  L2 then writes a pattern of
+    its own at both."""
     report = l2_report(nested)
     assert report.complete(), nested[-4000:]
     dax, node = spm_ranges(report)
     assert report.peek() == {dax[0]: PATTERN, node[0]: (0, 0)}, nested[-4000:]
+    assert report.peek("poked") == {dax[0]: GUEST_PATTERN, node[0]: GUEST_PATTERN}
 
 
 def test_libvirt_cleared_the_dax_device_when_l2_stopped(nested):
-    """Started again on the same /dev/dax0.0, L2 reads zeroes where L1's
-    pattern was: L1's libvirt cleared the device when the first run's
-    QEMU was gone (what the host put there is the guest's to read once)."""
+    """Started again on the same /dev/dax0.0, L2 reads zeroes where its
+    first run wrote: L1's libvirt cleared the device when that run's QEMU
+    was gone."""
     again = spm.Report("\n".join(lines(nested, "nested: l2again: ")))
     assert again.complete(), nested[-4000:]
     dax, node = spm_ranges(again)
@@ -194,7 +199,7 @@ def test_libvirt_cleared_the_dax_device_when_l2_stopped(nested):
 
 def test_l2_qemu_maps_the_dax_device_and_binds_to_l1_cpu_less_node(nested):
     """In L1, L2's QEMU maps /dev/dax0.0 and its nodemask device's memory
-    is bound to L1's CPU-less node, where the page L2 read is."""
+    is bound to L1's CPU-less node, where the page L2 wrote is."""
     maps = lines(nested, "nested: numa_maps ")
     node = ramnode(nested)
     assert any("file=/dev/dax0.0" in m for m in maps), maps
