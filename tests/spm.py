@@ -308,7 +308,7 @@ def example_xml(name="spm-guest.xml", emulator=None, boot=None, firmware=None,
         loader = f"<loader type='rom'>{firmware}</loader>\n    " if firmware else ""
         cmdline = "console=ttyS0 quiet panic=-1" + (f" {initargs}" if initargs else "")
         xml = xml.replace("</os>", f"  {loader}<kernel>{GUEST / 'vmlinuz'}</kernel>\n"
-                          f"    <initrd>{initrd or GUEST / 'initramfs.cpio.gz'}</initrd>\n"
+                          f"    <initrd>{GUEST / 'initramfs.cpio.gz'}</initrd>\n"
                           f"    <cmdline>{cmdline}</cmdline>\n  </os>")
         xml = xml.replace("<serial type='pty'/>",
                           f"<serial type='file'><source path='{boot}'/></serial>")
