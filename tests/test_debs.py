@@ -134,7 +134,7 @@ def libvirtd_pid():
 
 
 def wait_for_libvirtd():
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while virsh("version").returncode != 0:
         assert time.monotonic() < deadline, virsh("version").stdout
         time.sleep(0.2)
@@ -215,12 +215,21 @@ def test_libvirtd_restart_keeps_guest(running, sig):
     assert md == ["spmem0"]
     dpid = libvirtd_pid()
     os.kill(dpid, sig)
-    deadline = time.monotonic() + 30
-    while spm.alive(dpid):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    in_root("/etc/init.d/libvirtd", "start")
-    wait_for_libvirtd()
+    # libvirtd stops its workers before it exits on SIGTERM: seconds on a
+    # quiet machine, more than 30 on a busy one.  Whatever happens, the
+    # daemon is started again for the tests after this one.
+    try:
+        deadline = time.monotonic() + 120
+        while spm.alive(dpid):
+            assert time.monotonic() < deadline, f"libvirtd {dpid} still running 120 s after {sig.name}"
+            time.sleep(0.1)
+    finally:
+        if spm.alive(dpid):
+            os.kill(dpid, signal.SIGKILL)
+            while spm.alive(dpid):
+                time.sleep(0.1)
+        in_root("/etc/init.d/libvirtd", "start")
+        wait_for_libvirtd()
     assert spm.alive(pid)
     assert virsh("domstate", "spm-guest").stdout.strip() == "running"
     assert cpu_xml() == live and "memmapType='spm'" in live
