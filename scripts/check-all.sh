@@ -7,8 +7,9 @@
 # tests (no skipped test allowed there), else "SUMMARY: N passed, N
 # failed ..." with the part's own prefix; an earlier line of that shape
 # (from a sub-run) does not count.  At the end, a table: each part's exit
-# code, wall time and summary; the exit code is non-zero if any part
-# failed, an unknown part was named, or no part ran.  Each part's whole
+# code, wall time, share of the CPUs kept busy (by any process) and
+# summary; the exit code is non-zero if any part failed, an unknown part
+# was named, or no part ran.  Each part's whole
 # output is also in build/check-logs/PART.log.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,6 +62,13 @@ lines_of() {
     if [ "$2" = qemu ]; then grep -aE '^qemu [a-z-]+: [0-9]+ passed, [0-9]+ failed' "$1"; fi
 }
 
+# cpu_jiffies: the machine's busy and total CPU time so far (/proc/stat),
+# for each part's share of the CPUs it kept busy (a part at 50% on two
+# cores left one idle: it could share the machine with another)
+cpu_jiffies() {
+    awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit}' /proc/stat
+}
+
 mkdir -p "$logs"
 table=$(mktemp)
 trap 'rm -f "$table"' EXIT
@@ -72,11 +80,14 @@ while read -r name minutes prefix cmd; do
     ran=$((ran + 1))
     echo "==== $name: $cmd"
     t0=$SECONDS
+    read -r busy0 total0 <<< "$(cpu_jiffies)"
     # timeout signals the part's whole process group
     timeout --kill-after=60 "$((minutes * 60))" bash -c "$cmd" </dev/null 2>&1 |
         tee "$logs/$name.log"
     rc=${PIPESTATUS[0]}
     secs=$((SECONDS - t0))
+    read -r busy1 total1 <<< "$(cpu_jiffies)"
+    cpu=$(( (busy1 - busy0) * 100 / (total1 - total0 > 0 ? total1 - total0 : 1) ))
     [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] || echo "$name: stopped after its time limit of $minutes min"
     line= note=
     if [ "$prefix" = qemu ]; then
@@ -94,13 +105,13 @@ while read -r name minutes prefix cmd; do
     [ "$rc" -eq 0 ] || bad=$((bad + 1))
     echo "==== $name: exit $rc, $secs s"
     {
-        printf '%-14s %4s %6s  %s\n' "$name" "$rc" "$secs s" "$(printf '%s' "$line" | head -1)${note:+ ($note)}"
-        printf '%s\n' "$line" | sed -n '2,$p' | sed 's/^/                            /'
+        printf '%-14s %4s %6s %4s  %s\n' "$name" "$rc" "$secs s" "$cpu%" "$(printf '%s' "$line" | head -1)${note:+ ($note)}"
+        printf '%s\n' "$line" | sed -n '2,$p' | sed 's/^/                                 /'
     } >> "$table"
 done <<< "$parts"
 
 echo
-echo "==== make check: part, exit code, wall time, summary"
+echo "==== make check: part, exit code, wall time, CPUs kept busy, summary"
 cat "$table"
 [ "$ran" -gt 0 ] || { echo "check: no part ran" >&2; bad=1; }
 echo "check: $((ran - bad)) passed, $bad failed (parts; $((SECONDS - t_all)) s in all)"

@@ -24,12 +24,15 @@ upstream=${version%-*}
 local_version="$version+spm1"
 
 "$top/scripts/trixie-root.sh"
-export DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-parallel=2}${DEBS_NOCHECK:+ nocheck}"
+# DEBS_NOCHECK=1 also leaves out the -dbgsym packages (noautodbgsym):
+# nothing here installs them.
+export DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-parallel=2}${DEBS_NOCHECK:+ nocheck noautodbgsym}"
 case " $DEB_BUILD_OPTIONS " in *" nocheck "*) mode=nocheck ;; *) mode=tested ;; esac
 # the options that change what is built, besides nocheck (noopt, nostrip,
-# ...; not parallel=N)
+# ...; not parallel=N, nor noautodbgsym: no -dbgsym package is used here)
 # shellcheck disable=SC2086
-other=$(printf '%s\n' $DEB_BUILD_OPTIONS | grep -v -e '^parallel=' -e '^nocheck$' | LC_ALL=C sort -u | paste -sd' ' -)
+other=$(printf '%s\n' $DEB_BUILD_OPTIONS | grep -v -e '^parallel=' -e '^nocheck$' -e '^noautodbgsym$' |
+    LC_ALL=C sort -u | paste -sd' ' -)
 # Nothing to do when build/debs was made from the same inputs (debs_key:
 # package, series, script, build root, changelog entry) with the same
 # options, and its files are the ones that build wrote (SHA256SUMS).
