@@ -19,7 +19,7 @@ rm -f "$stamp"
 targets="qemu-system-x86_64 tests/qtest/numa-memmap-test tests/qtest/numa-test
          tests/qtest/bios-tables-test"
 
-# No debug information: a quarter less to compile, and the binary's
+# No debug information: less to compile, and the binary's
 # devices and QMP schema (what libvirt probes) are the same.
 opts="--prefix=$dst --target-list=x86_64-softmmu --disable-docs --disable-user
       --disable-tools --disable-guest-agent --disable-install-blobs
