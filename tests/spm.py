@@ -111,6 +111,13 @@ def qemu_argv(conn, xml):
     return conn.domainXMLToNative("qemu-argv", xml, 0)
 
 
+# how libvirt refuses to save or migrate a guest with an sp-mem device
+SAVE_REFUSAL = ("cannot save domain: QEMU cannot save the memory of sp-mem memory "
+                "device 'spmem0'; shut the domain down instead")
+MIGRATE_REFUSAL = ("cannot migrate domain: QEMU cannot migrate the memory of sp-mem "
+                   "memory device 'spmem0'")
+
+
 def alive(pid):
     """Whether process PID exists and is not a zombie."""
     try:

@@ -33,7 +33,6 @@ SOCK = "/run/libvirt/virtqemud-sock"
 URI = f"qemu:///system?socket={SOCK}"
 PIDFILE = Path("/run/virtqemud.pid")
 QEMU_PIDFILE = Path("/run/libvirt/qemu/spm-guest.pid")
-SPMEM_REFUSAL = "QEMU cannot migrate the memory of sp-mem memory device 'spmem0'"
 
 
 def mount(*args):
@@ -161,9 +160,9 @@ def test_restart_reconnects_same_qemu(daemon, guest, sig, tmp_path):
     assert dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) == guest["inactive"]
     if guest["qemu"] == "sid":
         # the sp-mem refusals survive the restart
-        expect_error(dom.save, str(tmp_path / "x.save"), contains=SPMEM_REFUSAL)
+        expect_error(dom.save, str(tmp_path / "x.save"), contains=spm.SAVE_REFUSAL)
         r = daemon.virsh("migrate", "spm-guest", URI)
-        assert r.returncode != 0 and SPMEM_REFUSAL in r.stdout, r.stdout
+        assert r.returncode != 0 and spm.MIGRATE_REFUSAL in r.stdout, r.stdout
         assert not (tmp_path / "x.save").exists()
         assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
 
