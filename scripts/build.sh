@@ -24,4 +24,4 @@ ninja -C "$bld" >"$top/build/ninja.log" 2>&1 || {
     exit 1
 }
 tree_key libvirt > "$stamp"
-echo "build: $(grep -c 'warning:' "$top/build/ninja.log" || true) compiler warnings, see build/ninja.log"
+echo "build: $(grep -cE ': warning: '  "$top/build/ninja.log" || true) compiler warnings, see build/ninja.log"
