@@ -119,5 +119,5 @@ def test_virt_xml_refuses_on_qemu_without_spm_definition_kept(built, root, tmp_p
     assert "memmapType='normal'" in re.search(r"<cell id='1'[^>]*>", before)[0]
     r = tool(root, "virt-xml", NAME, "--edit", "--cpu", "numa.cell1.memmapType=spm")
     assert r.returncode != 0
-    assert refusal(DEB, "Error: --cpu numa.cell1.memmapType=spm: ").search(r.stdout), r.stdout[-2000:]
+    assert refusal(DEB, "--cpu numa.cell1.memmapType=spm: ").search(r.stdout), r.stdout[-2000:]
     assert virsh(root, "dumpxml", "--inactive", NAME) == before
