@@ -44,6 +44,7 @@ for name in "$@"; do
         stamp "$top/build/qemu-ref.stamp" \
             "$(tree_key qemu) $(cat "$top/build/firmware/bios-256k.bin.stamp" 2>/dev/null)" build/qemu-ref ;;
     debs)
+        [ -z "${SPM_EXPORTED:-}" ] || { exported libvirt; exported virt-manager; }
         # the key debs.sh computes, without building anything
         want=$(debs_key)
         have=$(cut -d' ' -f1 "$top/build/debs/stamp" 2>/dev/null)

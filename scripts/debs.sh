@@ -1,27 +1,27 @@
 #!/bin/sh
-# debs.sh: Debian packages of libvirt for trixie with the project's series,
-# and a local apt repository of them in build/debs:
-#   - trixie's libvirt source package (sources/libvirt-deb) unpacked,
+# debs.sh: Debian packages for trixie with the project's series, and a
+# local apt repository of them in build/debs: libvirt (sources/libvirt-deb,
+# libvirt/patches) and virt-manager's virt-install/virtinst
+# (sources/virt-manager, virt-manager/patches).  For each:
+#   - trixie's source package unpacked (orig and debian tarballs),
 #   - the series added the Debian way: debian/patches/spm/*.patch with DEP-3
 #     fields, appended to debian/patches/series,
-#   - a local version, 11.3.0-3+deb13u3+spm1,
+#   - a local version, Debian's with +spm1 (11.3.0-3+deb13u3+spm1),
 #   - dpkg-source -b (a new .dsc) and dpkg-buildpackage -b in build/trixie
 #     (scripts/trixie-root.sh) with the build dependencies from apt,
-#   - dpkg-scanpackages: build/debs is a flat repository for
-#     "deb [trusted=yes] file:DIR ./".
-# $DEB_BUILD_OPTIONS defaults to "parallel=2": Debian's own test run of the
-# package (meson test without syntax-check) is kept; it takes a minute.
-# DEBS_NOCHECK=1 (make check, which runs libvirt's suite itself) adds
-# "nocheck"; packages built with the test run serve both.
+# then dpkg-scanpackages: build/debs is a flat repository for
+# "deb [trusted=yes] file:DIR ./".
+# $DEB_BUILD_OPTIONS defaults to "parallel=2": Debian's own test runs of the
+# packages (libvirt's meson test without syntax-check, virt-manager's
+# pytest) are kept; they take a few minutes.  DEBS_NOCHECK=1 (make check,
+# which runs both suites itself) adds "nocheck"; packages built with the
+# test runs serve both.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
-. "$top/sources/libvirt-deb"
 root="$top/build/trixie"
 out="$top/build/debs"
-upstream=${version%-*}
-local_version="$version+spm1"
 
 "$top/scripts/trixie-root.sh"
 # DEBS_NOCHECK=1 also leaves out the -dbgsym packages (noautodbgsym):
@@ -49,53 +49,55 @@ if [ "$have" = "$want tested${other:+ $other}" ] ||
 fi
 # A build that fails leaves no packages behind for a later test to take.
 rm -rf "$out"
-orig=$("$top/scripts/fetch-source.sh" libvirt-deb)
-debian="$(dirname "$orig")/${name}_$version.debian.tar.xz"
+# unpack SOURCE: sources/SOURCE unpacked in build/trixie/build/NAME with
+# its series as debian/patches/spm and the local version; sets name,
+# local_version, w (the directory of the build) and src (the tree).
+unpack() {
+    . "$top/sources/$1"
+    local_version="$version+spm1"
+    upstream=${version#*:}
+    upstream=${upstream%-*}
+    "$top/scripts/fetch-source.sh" "$1" >/dev/null
+    orig="$top/build/dl/$(printf '%s\n' "$files" | awk '$1 ~ /\.orig\.tar\./ {print $1}')"
+    debian="$top/build/dl/$(printf '%s\n' "$files" | awk '$1 ~ /\.debian\.tar\./ {print $1}')"
+    w="$root/build/$name"
+    rm -rf "$w"
+    mkdir -p "$w"
+    cp "$orig" "$w/"
+    tar --no-same-owner -xf "$orig" -C "$w"
+    src="$w/$name-$upstream"
+    tar --no-same-owner -xf "$debian" -C "$src"
 
-w="$root/build/$name"
-rm -rf "$w"
-mkdir -p "$w"
-cp "$orig" "$w/"
-tar --no-same-owner -xf "$orig" -C "$w"
-src="$w/$name-$upstream"
-tar --no-same-owner -xf "$debian" -C "$src"
+    # The series as gbp-pq style patches: the mail headers of git
+    # format-patch (From, Date, Subject) without the mbox line and the
+    # [PATCH n/m] prefix, DEP-3's Forwarded and Origin after the
+    # description.
+    mkdir -p "$src/debian/patches/spm"
+    for p in $(cat "$top/$patches/series"); do
+        awk 'NR == 1 && /^From [0-9a-f]+ / {next}
+             /^Subject: / && !subj {sub(/^Subject: \[PATCH [0-9]+\/[0-9]+\] /, "Subject: "); subj = 1}
+             /^---$/ && !done {print ""; print "Forwarded: no"; print "Origin: vendor"; done = 1}
+             {print}' "$top/$patches/$p" > "$src/debian/patches/spm/$p"
+        echo "spm/$p" >> "$src/debian/patches/series"
+    done
+}
 
-# The series as gbp-pq style patches: the mail headers of git format-patch
-# (From, Date, Subject) without the mbox line and the [PATCH n/m] prefix,
-# DEP-3's Forwarded and Origin after the description.
-mkdir -p "$src/debian/patches/spm"
-for p in $(cat "$top/$patches/series"); do
-    awk 'NR == 1 && /^From [0-9a-f]+ / {next}
-         /^Subject: / && !subj {sub(/^Subject: \[PATCH [0-9]+\/[0-9]+\] /, "Subject: "); subj = 1}
-         /^---$/ && !done {print ""; print "Forwarded: no"; print "Origin: vendor"; done = 1}
-         {print}' "$top/$patches/$p" > "$src/debian/patches/spm/$p"
-    echo "spm/$p" >> "$src/debian/patches/series"
-done
-
-# Debian's rules compile libvirt's test programs (a sixth of the build)
-# even when nocheck says they will not run: build them only when they run.
-grep -q '^    -Dtests=enabled \\$' "$src/debian/rules" ||
-    { echo "debs: no -Dtests=enabled line in debian/rules" >&2; exit 1; }
-sed -i 's/^    -Dtests=enabled \\$/    -Dtests=$(if $(filter nocheck,$(DEB_BUILD_OPTIONS)),disabled,enabled) \\/' \
-    "$src/debian/rules"
-
-# The local version (what "dch --local +spm" writes), dated by the series'
-# last export so that the same series gives the same package.
-when=$(git -C "$top" log -1 --format=%aD -- "$patches" 2>/dev/null || date -R)
-{
-    echo "$name ($local_version) trixie; urgency=medium"
-    echo
-    echo "  * Add the SPM NUMA series (debian/patches/spm): guest NUMA cells of"
-    echo "    Specific Purpose Memory (<cell memmapType>) and ACPI Generic"
-    echo "    Initiators of PCI host devices (<hostdev><acpi nodeset>)."
-    echo "  * debian/rules: build the tests only when they are run (not with"
-    echo "    DEB_BUILD_OPTIONS=nocheck)."
-    echo
-    echo " -- $GIT_AUTHOR_NAME <$GIT_AUTHOR_EMAIL>  $when"
-    echo
-    cat "$src/debian/changelog"
-} > "$src/debian/changelog.new"
-mv "$src/debian/changelog.new" "$src/debian/changelog"
+# changelog TEXT: the local version's entry (what "dch --local +spm"
+# writes) with TEXT, dated by the series' last export so that the same
+# series gives the same package.
+changelog() {
+    when=$(git -C "$top" log -1 --format=%aD -- "$patches" 2>/dev/null || date -R)
+    {
+        echo "$name ($local_version) trixie; urgency=medium"
+        echo
+        printf '%s\n' "$1"
+        echo
+        echo " -- $GIT_AUTHOR_NAME <$GIT_AUTHOR_EMAIL>  $when"
+        echo
+        cat "$src/debian/changelog"
+    } > "$src/debian/changelog.new"
+    mv "$src/debian/changelog.new" "$src/debian/changelog"
+}
 
 # in_root CMD: CMD in the trixie root, in a mount namespace of its own
 in_root() {
@@ -107,24 +109,53 @@ in_root() {
             DEB_BUILD_OPTIONS="$DEB_BUILD_OPTIONS" sh -ec "$1"' "$root" "$root" "$1"
 }
 log="$top/build/debs-build.log"
-echo "debs: build dependencies of $name $local_version in build/trixie" >&2
-in_root "timeout 1800 apt-get -q update && timeout 1800 apt-get -q -y --no-install-recommends build-dep /build/$name/$name-$upstream" \
-    > "$log" 2>&1 || { tail -30 "$log" >&2; exit 1; }
-echo "debs: dpkg-source -b and dpkg-buildpackage -b ($DEB_BUILD_OPTIONS), log in ${log#$top/}" >&2
+: > "$log"
+# build: the build dependencies of $src from apt, then dpkg-source -b and
+# dpkg-buildpackage -b in the root; the packages stay in $w.
+build() {
+    echo "debs: build dependencies of $name $local_version in build/trixie" >&2
+    in_root "timeout 1800 apt-get -q update && timeout 1800 apt-get -q -y --no-install-recommends build-dep /build/$name/$name-$upstream" \
+        >> "$log" 2>&1 || { tail -30 "$log" >&2; exit 1; }
+    echo "debs: dpkg-source -b and dpkg-buildpackage -b of $name ($DEB_BUILD_OPTIONS), log in ${log#$top/}" >&2
+    in_root "cd /build/$name && dpkg-source -b $name-$upstream && cd $name-$upstream && dpkg-buildpackage -us -uc -b" \
+        >> "$log" 2>&1 || { tail -40 "$log" >&2; exit 1; }
+}
+
 t0=$(date +%s)
-in_root "cd /build/$name && dpkg-source -b $name-$upstream && cd $name-$upstream && dpkg-buildpackage -us -uc -b" \
-    >> "$log" 2>&1 || { tail -40 "$log" >&2; exit 1; }
+unpack libvirt-deb
+# Debian's rules compile libvirt's test programs (a sixth of the build)
+# even when nocheck says they will not run: build them only when they run.
+grep -q '^    -Dtests=enabled \\$' "$src/debian/rules" ||
+    { echo "debs: no -Dtests=enabled line in debian/rules" >&2; exit 1; }
+sed -i 's/^    -Dtests=enabled \\$/    -Dtests=$(if $(filter nocheck,$(DEB_BUILD_OPTIONS)),disabled,enabled) \\/' \
+    "$src/debian/rules"
+
+changelog "  * Add the SPM NUMA series (debian/patches/spm): sp-mem memory devices
+    (<memory model='sp-mem'>), guest NUMA cells of Specific Purpose Memory
+    (<cell memmapType>) and ACPI Generic Initiators of PCI host devices
+    (<hostdev><acpi nodeset>).
+  * debian/rules: build the tests only when they are run (not with
+    DEB_BUILD_OPTIONS=nocheck)."
+build
+libvirt_w=$w libvirt_name=$name libvirt_version=$local_version
+
+unpack virt-manager
+changelog "  * Add the SPM NUMA series (debian/patches/spm): virt-install and
+    virt-xml --cpu numa.cellN.memmapType, checked against the domain
+    capabilities."
+build
 t1=$(date +%s)
 
 rm -rf "$out"
 mkdir -p "$out"
-mv "$w"/*.deb "$w"/*.dsc "$w"/*.debian.tar.xz "$w"/*.changes "$w"/*.buildinfo "$out/" 2>/dev/null || true
-ls "$out"/*.deb >/dev/null 2>&1 || { echo "debs: dpkg-buildpackage left no .deb" >&2; exit 1; }
-cp "$orig" "$out/"
+for d in "$libvirt_w" "$w"; do
+    ls "$d"/*.deb >/dev/null 2>&1 || { echo "debs: dpkg-buildpackage left no .deb in $d" >&2; exit 1; }
+    mv "$d"/*.deb "$d"/*.dsc "$d"/*.debian.tar.xz "$d"/*.orig.tar.* "$d"/*.changes "$d"/*.buildinfo "$out/" 2>/dev/null || true
+done
 (cd "$out" && dpkg-scanpackages -m . /dev/null > Packages 2>/dev/null && gzip -9nk Packages)
 # the files as this build left them, then the stamp: only a build that
 # got this far has one
 (cd "$out" && sha256sum -- * > SHA256SUMS.new && mv SHA256SUMS.new SHA256SUMS)
 echo "$want $mode${other:+ $other}" > "$out/stamp"
 tests=$(grep -E '^(Ok|Fail|Skipped|Expected Fail|Timeout): ' "$log" | tr -s ' ' | sed 's/ *$//' | paste -sd, - | sed 's/,/, /g')
-echo "debs: $(ls "$out"/*.deb | wc -l) packages of $name $local_version in ${out#$top/} ($((t1 - t0)) s to build${tests:+; Debian's test run: $tests})"
+echo "debs: $(ls "$out"/*.deb | wc -l) packages of $libvirt_name $libvirt_version and $name $local_version in ${out#$top/} ($((t1 - t0)) s to build${tests:+; Debian's test run: $tests})"

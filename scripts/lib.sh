@@ -14,16 +14,19 @@ series_hash() {
 }
 
 # debs_key: what build/debs is made from (scripts/debs.sh; check-built.sh
-# asks too): trixie's libvirt source package and the exported series,
-# debs.sh itself, the inputs of the build root (build/trixie.stamp), and
-# the author and date (the series' last export) of the changelog entry it
-# writes.
+# asks too): trixie's libvirt and virt-manager source packages and their
+# exported series, debs.sh itself, the inputs of the build root
+# (build/trixie.stamp), and the author and dates (each series' last
+# export) of the changelog entries it writes.
 debs_key() {
     # shellcheck disable=SC1091
-    (cd "$top" && . sources/libvirt-deb &&
-        { series_hash libvirt-deb
+    (cd "$top" &&
+        { for s in libvirt-deb virt-manager; do
+              series_hash "$s"
+              (. "sources/$s" && git log -1 --format=%aD -- "$patches" 2>/dev/null || true)
+          done
           cat scripts/debs.sh build/trixie.stamp
-          echo "$GIT_AUTHOR_NAME <$GIT_AUTHOR_EMAIL> $(git log -1 --format=%aD -- "$patches" 2>/dev/null || true)"
+          echo "$GIT_AUTHOR_NAME <$GIT_AUTHOR_EMAIL>"
         } | sha256sum | cut -c1-16)
 }
 

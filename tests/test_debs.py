@@ -255,6 +255,45 @@ def test_invalid_redefinition_refused(running):
     assert virsh("domstate", "spm-guest").stdout.strip() == "running"
 
 
+def test_packaged_virt_install_boots_spm_guest(daemons):
+    """virt-install from the package (the README's install block) defines
+    a guest with an SPM cell 1 on the installed libvirtd; libvirt stores
+    the cell as an sp-mem device (QEMU 11.1) and the guest, on OVMF
+    2026.08, finds the node's memory soft reserved and bound to node 1."""
+    r = in_root("dpkg-query", "-W", "-f", "${Version}", "virt-install")
+    assert r.returncode == 0 and r.stdout.endswith("+spm1"), r.stdout
+    serial = "/var/log/libvirt/qemu/spm-vi.serial"
+    args = ["virt-install", "--connect", "qemu:///system", "--name", "spm-vi",
+            "--virt-type", "qemu", "--machine", "q35", "--osinfo", "generic",
+            "--memory", "2048", "--vcpus", "1",
+            "--cpu", "numa.cell0.cpus=0,numa.cell0.memory=1048576,"
+                     "numa.cell1.memory=1048576,numa.cell1.memmapType=spm",
+            "--features", "acpi=on",
+            "--boot", f"loader={IMAGES}/OVMF.fd,loader.type=rom,kernel={IMAGES}/vmlinuz,"
+                      f"initrd={IMAGES}/initramfs.cpio.gz,"
+                      "kernel_args=console=ttyS0 quiet panic=-1",
+            "--import", "--disk", "none", "--network", "none", "--graphics", "none",
+            "--serial", f"file,path={serial}", "--noautoconsole", "--wait", "0"]
+    try:
+        r = in_root("timeout", "300", *args, timeout=330)
+        assert r.returncode == 0, r.stdout[-2000:]
+        inactive = virsh("dumpxml", "--inactive", "spm-vi").stdout
+        assert re.search(r"<memory model='sp-mem'>.*?<node>1</node>", inactive, re.S), inactive
+        path = daemons / serial.lstrip("/")
+        deadline = time.monotonic() + 180
+        while not (path.exists() and "spm-test: end" in path.read_text(errors="replace")):
+            assert time.monotonic() < deadline, "no report from the guest in 180 s"
+            time.sleep(0.2)
+        report = spm.Report(path.read_text(errors="replace"))
+    finally:
+        virsh("destroy", "spm-vi")
+        virsh("undefine", "spm-vi")
+    assert report.firmware() == "efi"
+    node1 = [(s, e) for pxm, s, e in report.srat() if pxm == 1]
+    assert len(node1) == 1 and node1[0][1] - node1[0][0] + 1 == 1 << 30, report.srat()
+    assert report.bytes("soft", *node1[0]) == 1 << 30
+
+
 def test_trixie_ovmf_drops_spm_range(daemons):
     """Trixie's own ovmf (2025.02), which libvirt picks for <os
     firmware='efi'> (secure boot off: the test kernel is not signed),
