@@ -510,8 +510,14 @@ def start_refused(driver, xml, pattern):
         driver.forget(name)
         raise GuestFailure(f"{name}: started, want QEMU to refuse it with /{pattern}/")
     state = dom.state()[0]
-    left = driver.forget(name)
     m = re.search(pattern, msg)
+    if not m and "failed to connect to monitor socket" in msg:
+        # libvirt quotes QEMU's error only if QEMU is gone by the time its
+        # monitor connection fails (qemuProcessWaitForMonitor asks
+        # kill(pid, 0)); a QEMU still exiting, which a busy machine makes
+        # likely, leaves libvirt's own error.  QEMU's is then in its log.
+        m = re.search(pattern, driver.qemu_log(name))
+    left = driver.forget(name)
     if not m:
         raise GuestFailure(f"{name}: error {msg!r} does not match /{pattern}/")
     if state != libvirt.VIR_DOMAIN_SHUTOFF or left is not None:
