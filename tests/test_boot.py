@@ -21,7 +21,7 @@ import time
 import pytest
 
 import spm
-from spm import GiB, MiB, QEMU, Report
+from spm import GiB, MiB, QEMU
 
 MATRIX = {
     "ref": (["seabios", "ovmf"], ["normal", "spm", "reserved"]),

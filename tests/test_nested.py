@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import time
 
-import libvirt
 import pytest
 
 import spm
