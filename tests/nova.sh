@@ -300,14 +300,17 @@ if [ "$mine" -ge 30 ] && [ -z "$bad" ]; then
 else
     fail "memmap type tests: $mine, not passing:" "$bad"
 fi
-# The series' tests of what the review of issue 19 asked for.
+# The series' tests of what the reviews of issues 19 and 25 asked for.
 for t in \
     nova.tests.unit.objects.test_instance_numa.TestInstanceNUMATopology.test_spm_cell_ids_of_claimed_topology \
+    nova.tests.unit.objects.test_instance_numa.TestInstanceNUMATopology.test__migrate_legacy_instance_numa_cell_1_6_stamped_1_7 \
     nova.tests.unit.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_spm_node_fitted_to_host \
     nova.tests.unit.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_normal_only \
-    nova.tests.unit.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_same_node_twice \
+    nova.tests.unit.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_only_canonical_keys \
+    nova.tests.unit.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_spm_node_bios_image \
     nova.tests.unit.virt.libvirt.test_driver.LibvirtConnTestCase.test_suspend_numa_memmap_type_spm \
-    nova.tests.unit.virt.libvirt.test_driver.LibvirtConnTestCase.test_suspend_guest_for_snapshot__numa_memmap_type_spm
+    nova.tests.unit.virt.libvirt.test_driver.LibvirtConnTestCase.test_suspend_guest_for_snapshot__numa_memmap_type_spm \
+    nova.tests.unit.virt.libvirt.test_driver.LibvirtDriverTestCase.test_numa_memmap_type_traits__default_machine_type
 do
     listed "$t" || continue
     if grep -qx "$t,success" "$work/series.csv"; then
@@ -320,7 +323,7 @@ ft=nova.tests.functional.libvirt.test_numa_memmap_type.NUMAMemmapTypeTest
 for t in test_boot_only_on_capable_host test_no_capable_host \
          test_move_operations_keep_spm_node test_live_migration_refused \
          test_api_refuses_bad_requests test_suspend_refused \
-         test_cold_snapshot_refused; do
+         test_cold_snapshot_refused test_rebuild; do
     listed "$ft.$t" || continue
     if grep -qx "$ft.$t,success" "$work/series.csv"; then
         ok "functional: $t"
