@@ -139,6 +139,15 @@ def wait_for_libvirtd():
         time.sleep(0.2)
 
 
+def wait_report(serial, timeout=180):
+    """The test guest's Report, once its serial log SERIAL has all of it."""
+    deadline = time.monotonic() + timeout
+    while not (serial.exists() and "spm-test: end" in serial.read_text(errors="replace")):
+        assert time.monotonic() < deadline, f"no report from the guest in {timeout} s"
+        time.sleep(0.2)
+    return spm.Report(serial.read_text(errors="replace"))
+
+
 def test_installed_versions(installed):
     """Every libvirt package installed is ours (+spm1), QEMU is trixie-
     backports', and apt pins our repository at 990."""
@@ -175,12 +184,7 @@ def running(daemons):
     assert r.returncode == 0, r.stdout
     r = virsh("start", "spm-guest")
     assert r.returncode == 0, r.stdout
-    serial = daemons / SERIAL.lstrip("/")
-    deadline = time.monotonic() + 180
-    while not (serial.exists() and "spm-test: end" in serial.read_text(errors="replace")):
-        assert time.monotonic() < deadline, "no report from the guest in 180 s"
-        time.sleep(0.2)
-    return spm.Report(serial.read_text(errors="replace"))
+    return wait_report(daemons / SERIAL.lstrip("/"))
 
 
 def test_guest_sees_spm_node(running):
@@ -279,12 +283,7 @@ def test_packaged_virt_install_boots_spm_guest(daemons):
         assert r.returncode == 0, r.stdout[-2000:]
         inactive = virsh("dumpxml", "--inactive", "spm-vi").stdout
         assert re.search(r"<memory model='sp-mem'>.*?<node>1</node>", inactive, re.S), inactive
-        path = daemons / serial.lstrip("/")
-        deadline = time.monotonic() + 180
-        while not (path.exists() and "spm-test: end" in path.read_text(errors="replace")):
-            assert time.monotonic() < deadline, "no report from the guest in 180 s"
-            time.sleep(0.2)
-        report = spm.Report(path.read_text(errors="replace"))
+        report = wait_report(daemons / serial.lstrip("/"))
     finally:
         virsh("destroy", "spm-vi")
         virsh("undefine", "spm-vi")
@@ -315,12 +314,7 @@ def test_trixie_ovmf_drops_spm_range(daemons):
         r = virsh("start", "spm-efi")
         assert r.returncode == 0, r.stdout
         loader = re.search(r"<loader[^>]*>([^<]*)</loader>", virsh("dumpxml", "spm-efi").stdout)
-        path = daemons / serial.lstrip("/")
-        deadline = time.monotonic() + 180
-        while not (path.exists() and "spm-test: end" in path.read_text(errors="replace")):
-            assert time.monotonic() < deadline, "no report from the guest in 180 s"
-            time.sleep(0.2)
-        report = spm.Report(path.read_text(errors="replace"))
+        report = wait_report(daemons / serial.lstrip("/"))
     finally:
         virsh("destroy", "spm-efi")
         virsh("undefine", "--nvram", "spm-efi")
