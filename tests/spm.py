@@ -304,6 +304,21 @@ def backing_file(path, size_mib, pattern=(0, 0)):
     return path
 
 
+def virt_install_args(name, serial, boot, memmap="spm", wait=-1):
+    """virt-install's arguments for the test guest NAME: 2 GiB in two NUMA
+    cells, cell 1 of MEMMAP, booted as BOOT (--boot, without kernel_args)
+    says, its console in the file SERIAL."""
+    return [str(a) for a in (
+        "--name", name, "--virt-type", "qemu", "--machine", "q35", "--osinfo", "generic",
+        "--memory", 2048, "--vcpus", 1,
+        "--cpu", "numa.cell0.cpus=0,numa.cell0.memory=1048576,"
+                 f"numa.cell1.memory=1048576,numa.cell1.memmapType={memmap}",
+        "--features", "acpi=on",
+        "--boot", f"{boot},kernel_args=console=ttyS0 quiet panic=-1",
+        "--import", "--disk", "none", "--network", "none", "--graphics", "none",
+        "--serial", f"file,path={serial}", "--noautoconsole", "--wait", wait)]
+
+
 def example_xml(name="spm-guest.xml", emulator=None, boot=None, firmware=None,
                 initargs=""):
     """examples/NAME with EMULATOR; with BOOT (a serial log path) the test

@@ -267,17 +267,9 @@ def test_packaged_virt_install_boots_spm_guest(daemons):
     r = in_root("dpkg-query", "-W", "-f", "${Version}", "virt-install")
     assert r.returncode == 0 and r.stdout.endswith("+spm1"), r.stdout
     serial = "/var/log/libvirt/qemu/spm-vi.serial"
-    args = ["virt-install", "--connect", "qemu:///system", "--name", "spm-vi",
-            "--virt-type", "qemu", "--machine", "q35", "--osinfo", "generic",
-            "--memory", "2048", "--vcpus", "1",
-            "--cpu", "numa.cell0.cpus=0,numa.cell0.memory=1048576,"
-                     "numa.cell1.memory=1048576,numa.cell1.memmapType=spm",
-            "--features", "acpi=on",
-            "--boot", f"loader={IMAGES}/OVMF.fd,loader.type=rom,kernel={IMAGES}/vmlinuz,"
-                      f"initrd={IMAGES}/initramfs.cpio.gz,"
-                      "kernel_args=console=ttyS0 quiet panic=-1",
-            "--import", "--disk", "none", "--network", "none", "--graphics", "none",
-            "--serial", f"file,path={serial}", "--noautoconsole", "--wait", "0"]
+    args = ["virt-install", "--connect", "qemu:///system", *spm.virt_install_args(
+        "spm-vi", serial, f"loader={IMAGES}/OVMF.fd,loader.type=rom,kernel={IMAGES}/vmlinuz,"
+                          f"initrd={IMAGES}/initramfs.cpio.gz", wait=0)]
     try:
         r = in_root("timeout", "300", *args, timeout=330)
         assert r.returncode == 0, r.stdout[-2000:]

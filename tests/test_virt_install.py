@@ -56,17 +56,9 @@ def virsh(root, *args):
 
 
 def install_args(emulator, serial, memmap="spm"):
-    mib = 1024
-    return ["--name", NAME, "--virt-type", "qemu", "--machine", "q35", "--osinfo", "generic",
-            "--memory", 2 * mib, "--vcpus", 1,
-            "--cpu", f"numa.cell0.cpus=0,numa.cell0.memory={mib * 1024},"
-                     f"numa.cell1.memory={mib * 1024},numa.cell1.memmapType={memmap}",
-            "--features", "acpi=on",
-            "--boot", f"emulator={emulator},kernel={spm.GUEST / 'vmlinuz'},"
-                      f"initrd={spm.GUEST / 'initramfs.cpio.gz'},"
-                      "kernel_args=console=ttyS0 quiet panic=-1",
-            "--import", "--disk", "none", "--network", "none", "--graphics", "none",
-            "--serial", f"file,path={serial}", "--noautoconsole", "--wait", "-1"]
+    return spm.virt_install_args(
+        NAME, serial, f"emulator={emulator},kernel={spm.GUEST / 'vmlinuz'},"
+                      f"initrd={spm.GUEST / 'initramfs.cpio.gz'}", memmap)
 
 
 def refusal(emulator, prefix=""):
