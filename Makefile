@@ -13,8 +13,8 @@
 #                 runs only those)
 #   make build    fetch + patch + build libvirt, the reference QEMU,
 #                 SeaBIOS, the test guest and the sid root (QEMU 11.1)
-#   make tree     (re)create build/{libvirt,qemu,seabios,virt-manager,nova,os-traits}
-#                 from the pinned sources + series
+#   make tree     (re)create build/{libvirt,libvirt-fuzz,qemu,seabios,virt-manager,
+#                 nova,os-traits} from the pinned sources + series
 #   make patches  export the trees' commits back to */patches/
 #   make check-series  build and test every libvirt patch in turn
 #   make repin    which pins of sources/ Debian's index no longer lists, and
@@ -43,7 +43,7 @@ deps:
 	./scripts/deps.sh
 
 tree: deps
-	./scripts/tree.sh libvirt qemu seabios virt-manager nova os-traits
+	./scripts/tree.sh libvirt libvirt-fuzz qemu seabios virt-manager nova os-traits
 
 patches:
 	./scripts/patches.sh
@@ -86,8 +86,9 @@ check-valgrind: libvirt
 check-asan: tree
 	./scripts/check-asan.sh
 
-# clang + libFuzzer build of the series (build/libvirt-fuzz), ~7 min; the
-# three capabilities sets fuzzed at once
+# the fuzz target's own series (build/libvirt-fuzz, on top of the libvirt
+# series) built with clang + libFuzzer in build/libvirt-fuzz-build, ~4 min;
+# the three capabilities sets fuzzed at once
 check-fuzz: tree
 	FUZZ_PARALLEL=1 ./scripts/check-fuzz.sh
 	./tests/fuzz-selftest.sh
@@ -136,4 +137,4 @@ bench: build
 
 clean:
 	rm -rf build/libvirt-build build/qemu-build build/qemu-ref build/seabios-build \
-		build/firmware build/boot-logs build/series*
+		build/firmware build/boot-logs build/series* build/libvirt-fuzz-build

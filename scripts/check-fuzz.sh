@@ -1,8 +1,9 @@
 #!/bin/sh
-# check-fuzz.sh: the libFuzzer target of the libvirt series
-# (tests/fuzz/qemuxmlfuzz: domain XML through parse, validation, format,
+# check-fuzz.sh: the libFuzzer target of the libvirt series, a series of
+# its own on top of it (libvirt/fuzz/patches, in build/libvirt-fuzz;
+# tests/fuzz/qemuxmlfuzz: domain XML through parse, validation, format,
 # re-parse and the QEMU command line) built with clang, ASan and UBSan in
-# build/libvirt-fuzz.  First "meson test --suite fuzz" (each capabilities
+# build/libvirt-fuzz-build.  First "meson test --suite fuzz" (each capabilities
 # set once over the seed inputs), then fuzzing with each of the three
 # capabilities sets, x86_64 (QEMU 10.0), x86_64+memmaptype (the reference
 # QEMU) and x86_64+spmem (QEMU 11.1), on a corpus in build/fuzz/CAPS that
@@ -25,8 +26,8 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
-src="$top/build/libvirt"
-bld="$top/build/libvirt-fuzz"
+src="$top/build/libvirt-fuzz"
+bld="$top/build/libvirt-fuzz-build"
 out=${FUZZ_OUT:-$top/build/fuzz}
 log="$top/build/fuzz-test.log"
 mkdir -p "$out"
@@ -50,6 +51,11 @@ else
     # (file:line in its stack), and they cost less to compile
     CC=clang-14     # what scripts/deps.sh installs (Debian 12 has no plain "clang" in it)
     export CC
+    "$top/scripts/check-built.sh" tree:libvirt-fuzz || {
+        echo "fuzz: 0 passed, 1 failed (build/libvirt-fuzz is not the exported series)"
+        exit 1
+    }
+    libvirt_src=$src
     libvirt_setup "$bld" "$top/build/fuzz-setup.log" \
         -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
         -Dc_args=-gline-tables-only \

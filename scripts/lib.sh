@@ -5,12 +5,15 @@ export GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-spm-numa@localhost}"
 export GIT_COMMITTER_NAME="${GIT_COMMITTER_NAME:-$GIT_AUTHOR_NAME}"
 export GIT_COMMITTER_EMAIL="${GIT_COMMITTER_EMAIL:-$GIT_AUTHOR_EMAIL}"
 
-# series_hash NAME: hash of sources/NAME and of its exported patch series.
+# series_hash NAME: hash of sources/NAME and of its exported patch series;
+# for a series on top of another tree ("on=TREE" in sources/NAME), of
+# that tree's HEAD too.
 series_hash() {
-    (cd "$top" && . "sources/$1" &&
-        cat "sources/$1" "$patches/series" \
-            $(sed -e '/^#/d' -e '/^$/d' -e "s,^,$patches/," "$patches/series") |
-        sha256sum | cut -c1-16)
+    (cd "$top" && on= && . "sources/$1" &&
+        { cat "sources/$1" "$patches/series" \
+              $(sed -e '/^#/d' -e '/^$/d' -e "s,^,$patches/," "$patches/series")
+          [ -z "$on" ] || git -C "build/$on" rev-parse HEAD 2>/dev/null || echo "no build/$on"
+        } | sha256sum | cut -c1-16)
 }
 
 # debs_key: what build/debs is made from (scripts/debs.sh; check-built.sh
@@ -72,15 +75,15 @@ meson_counts() {
          END {printf "%d passed, %d failed, %d skipped\n", ok, f, s}' "$1"
 }
 
-# libvirt_setup BUILD LOG MESON-OPTION...: "meson setup" of build/libvirt in
-# BUILD, once, with what every libvirt build here has (QEMU driver, tests,
+# libvirt_setup BUILD LOG MESON-OPTION...: "meson setup" of build/libvirt
+# (or of $libvirt_src) in BUILD, once, with what every libvirt build here has (QEMU driver, tests,
 # QEMU as root for the embedded driver, no git checks) and the options
 # given; its output in LOG, the end of it shown if it fails.
 libvirt_setup() {
     [ -f "$1/build.ninja" ] && return 0
     _bld=$1 _log=$2
     shift 2
-    meson setup "$_bld" "$top/build/libvirt" \
+    meson setup "$_bld" "${libvirt_src:-$top/build/libvirt}" \
         -Ddriver_qemu=enabled -Dtests=enabled -Dno_git=true \
         -Dqemu_user=root -Dqemu_group=root "$@" >"$_log" 2>&1 || {
             tail -30 "$_log" >&2

@@ -17,11 +17,12 @@ export_tree() {
     }
     mkdir -p "$out"
     rm -f "$out"/[0-9][0-9][0-9][0-9]-*.patch
-    # A series with a cover letter (NAME/cover-letter.txt: subject line,
-    # blank line, body) is exported as a numbered posting, 0000 included;
-    # "series" lists the patches only.
-    if [ -f "$top/$1/cover-letter.txt" ]; then
-        git -C "$tree" -c branch.master.description="$(cat "$top/$1/cover-letter.txt")" \
+    # A series with a cover letter (cover-letter.txt next to its patches/:
+    # subject line, blank line, body) is exported as a numbered posting,
+    # 0000 included; "series" lists the patches only.
+    cover="$(dirname "$out")/cover-letter.txt"
+    if [ -f "$cover" ]; then
+        git -C "$tree" -c branch.master.description="$(cat "$cover")" \
             format-patch -q --no-signature --zero-commit --numbered \
             --cover-letter --cover-from-description=subject -o "$out" base..HEAD
     else

@@ -15,26 +15,9 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
 
-make_tree() {
-    tree="$top/build/$1"
-    stamp="$top/build/$1.stamp"
-    patches=$(. "$top/sources/$1" && echo "$top/$patches")
-
-    want=$(series_hash "$1")
-    if [ -d "$tree/.git" ] && [ -f "$stamp" ]; then
-        read -r have head < "$stamp"
-        now=$(git -C "$tree" rev-parse HEAD)
-        if [ "$now" != "$head" ] || [ -n "$(git -C "$tree" status --porcelain)" ]; then
-            if [ "$have" != "$want" ]; then
-                echo "tree: $tree has unexported work and the exported series changed;" >&2
-                echo "tree: run 'make patches' (or remove the tree) first" >&2
-                exit 1
-            fi
-            return 0    # work in progress on top of the current series
-        fi
-        [ "$have" = "$want" ] && return 0
-    fi
-
+# base_tree NAME: build/NAME becomes the pinned source of sources/NAME as
+# a git repository, tag "base" (the current directory is then the tree)
+base_tree() {
     src=$("$top/scripts/fetch-source.sh" "$1")
     rm -rf "$tree" "$tree.tmp"
     mkdir -p "$tree.tmp"
@@ -104,6 +87,42 @@ EOF
         git commit -q --allow-empty -m "$oto/ as $opkg $over installs it"
     fi
     git tag base
+}
+
+make_tree() {
+    tree="$top/build/$1"
+    stamp="$top/build/$1.stamp"
+    patches=$(. "$top/sources/$1" && echo "$top/$patches")
+
+    want=$(series_hash "$1")
+    if [ -d "$tree/.git" ] && [ -f "$stamp" ]; then
+        read -r have head < "$stamp"
+        now=$(git -C "$tree" rev-parse HEAD)
+        if [ "$now" != "$head" ] || [ -n "$(git -C "$tree" status --porcelain)" ]; then
+            if [ "$have" != "$want" ]; then
+                echo "tree: $tree has unexported work and the exported series changed;" >&2
+                echo "tree: run 'make patches' (or remove the tree) first" >&2
+                exit 1
+            fi
+            return 0    # work in progress on top of the current series
+        fi
+        [ "$have" = "$want" ] && return 0
+    fi
+
+    on=$(on=; . "$top/sources/$1" && echo "$on")
+    if [ -n "$on" ]; then
+        # a series on top of another tree: a copy of that tree as it is
+        # now (the embedded repository of its subprojects included), whose
+        # HEAD is the base
+        rm -rf "$tree" "$tree.tmp"
+        cp -a "$top/build/$on" "$tree.tmp"
+        git -C "$tree.tmp" reset -q --hard
+        git -C "$tree.tmp" tag -f base >/dev/null
+        mv "$tree.tmp" "$tree"
+        cd "$tree"
+    else
+        base_tree "$1"
+    fi
 
     while read -r p; do
         case "$p" in ''|'#'*) continue ;; esac

@@ -45,14 +45,14 @@ def sp_mem(source, mib, node):
             f"      </target>\n    </memory>\n")
 
 
-def l2_xml():
+def l2_xml(name="l2", dax_mib=L2_DAX_MIB):
     """The second-level guest, paths as L1 has them: the project's kernel,
     initramfs (tests/guest-init: peek, then hold) and SeaBIOS."""
-    devices = (sp_mem("<source><path>/dev/dax0.0</path></source>", L2_DAX_MIB, 1)
+    devices = (sp_mem("<source><path>/dev/dax0.0</path></source>", dax_mib, 1)
                + sp_mem("<source><nodemask>@RAMNODE@</nodemask></source>", L2_NODE_MIB, 2))
-    xml = spm.domain_xml("l2", emulator="/usr/bin/qemu-system-x86_64", serial=L2_SERIAL,
+    xml = spm.domain_xml(name, emulator="/usr/bin/qemu-system-x86_64", serial=L2_SERIAL,
                          cells=[(256, None), (0, None), (0, None)],
-                         memory_mib=256 + L2_DAX_MIB + L2_NODE_MIB,
+                         memory_mib=256 + dax_mib + L2_NODE_MIB,
                          firmware="seabios-patched", devices=devices,
                          initargs="spm-test=poke spm-test=hold")
     return (xml.replace(str(spm.GUEST), "/nested")
@@ -83,6 +83,8 @@ def l1_initramfs(installed):  # noqa: F811
         shutil.copy(spm.GUEST / f, stage / "nested")
     shutil.copy(spm.FIRMWARE["seabios-patched"][0], stage / "nested/bios-256k.bin")
     (stage / "nested/l2.xml").write_text(l2_xml())
+    # its sp-mem device asks for more than L1's /dev/dax0.0 has
+    (stage / "nested/l2big.xml").write_text(l2_xml("l2big", 2 * L1_SPM_MIB))
     # busybox and the dax modules, out of L2's initramfs
     unpacked = NESTED / "l2-initramfs"
     unpacked.mkdir()
@@ -174,9 +176,20 @@ def spm_ranges(report):
 GUEST_PATTERN = (0x4755455354535044, 0x4C4546544245484E)
 
 
+def test_dax_device_too_small_refused(nested):
+    """A guest whose sp-mem device asks for more than /dev/dax0.0 has is
+    refused at start, saying both sizes, and is not running (the next test
+    shows the refusal left the device's contents alone)."""
+    out = "\n".join(lines(nested, "nested: "))
+    assert re.search(rf"^big: error: .*: dax0\.0 is {L1_SPM_MIB} MiB, the sp-mem device "
+                     rf"asks for {2 * L1_SPM_MIB} MiB$", out, re.M), out
+    assert re.search(r"^big state shut off$", out, re.M), out
+
+
 def test_l2_reads_what_l1_wrote_into_its_dax_device(nested):
     """L2's node 1 (SRAT) is soft reserved and backed by L1's
-    /dev/dax0.0: its first 16 bytes are L1's pattern.  Node 2, soft
+    /dev/dax0.0 (a refused start before it changed nothing there): its
+    first 16 bytes are L1's pattern.  Node 2, soft
     reserved too, is L1's node-N RAM: zeroes.  L2 then writes a pattern of
     its own at both."""
     report = l2_report(nested)
