@@ -11,22 +11,21 @@ bld="$top/build/series-build"
 
 rm -rf "$wt" "$bld"
 git -C "$src" worktree prune
-git -C "$src" worktree add -q --detach "$wt" "$(git -C "$src" rev-list --reverse base..HEAD |
-    sed -n "$((${CHECK_SERIES_FROM:-1} - 1))p" | grep . || echo base)"
+git -C "$src" worktree add -q --detach "$wt" base
 # the keycodemapdb gitlink has no submodule checkout in a work tree
 rm -rf "$wt/subprojects/keycodemapdb"
 cp -a "$src/subprojects/keycodemapdb" "$wt/subprojects/keycodemapdb"
 meson setup "$bld" "$wt" -Ddriver_qemu=enabled -Dtests=enabled -Ddocs=disabled \
     -Dqemu_user=root -Dqemu_group=root -Dno_git=true >/dev/null
 
-from=${CHECK_SERIES_FROM:-1}
+commits=$(git -C "$src" rev-list --reverse base..HEAD)
+total=$(echo "$commits" | wc -l)
 n=0
-for c in $(git -C "$src" rev-list --reverse base..HEAD); do
+for c in $commits; do
     n=$((n + 1))
-    [ "$n" -ge "$from" ] && [ "$n" -le "${CHECK_SERIES_TO:-$n}" ] || continue
+    [ "$n" -ge "${CHECK_SERIES_FROM:-1}" ] && [ "$n" -le "${CHECK_SERIES_TO:-$total}" ] || continue
     git -C "$wt" checkout -q "$c"
-    printf '%s ' "$n/$(git -C "$src" rev-list --count base..HEAD)"
-    printf '%s ' "$(git -C "$wt" log -1 --format='%h %s')"
+    printf '%s ' "$n/$total $(git -C "$wt" log -1 --format='%h %s')"
     ninja -C "$bld" >"$top/build/series-ninja.log" 2>&1 || { echo "BUILD FAILED"; exit 1; }
     (cd "$bld" && meson test --no-rebuild --num-processes "$(nproc)" --no-suite syntax-check \
         >"$top/build/series-test.log" 2>&1) || { echo "TESTS FAILED"; exit 1; }

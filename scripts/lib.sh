@@ -76,9 +76,10 @@ meson_counts() {
 }
 
 # libvirt_setup BUILD LOG MESON-OPTION...: "meson setup" of build/libvirt
-# (or of $libvirt_src) in BUILD, once, with what every libvirt build here has (QEMU driver, tests,
-# QEMU as root for the embedded driver, no git checks) and the options
-# given; its output in LOG, the end of it shown if it fails.
+# (or of $libvirt_src) in BUILD, once, with what every libvirt build here
+# has (QEMU driver, tests, QEMU as root for the embedded driver, no git
+# checks) and the options given; its output in LOG, the end of it shown
+# if it fails.
 libvirt_setup() {
     [ -f "$1/build.ninja" ] && return 0
     _bld=$1 _log=$2
