@@ -46,5 +46,5 @@ echo "EXTRAVERSION=-debian-$(dpkg-parsechangelog -l "$bld/debian/changelog" -SVe
 cp "$bld/build/bios-256k.bin" "$out/bios-256k.bin.new"
 mv -f "$out/bios-256k.bin.new" "$out/bios-256k.bin"    # never half-written
 echo "$want" > "$out/bios-256k.bin.stamp"
-echo "seabios-build: SeaBIOS $(grep -ao '[0-9.]*-debian-[^ ]*' "$out/bios-256k.bin" | head -1)" \
+echo "seabios-build: SeaBIOS $(grep -ao '[0-9.]*-debian-[[:alnum:].+~-]*' "$out/bios-256k.bin" | head -1)" \
     "+ $(git -C "$tree" rev-list --count base..HEAD) patches in ${out#"$top"/}/bios-256k.bin"
