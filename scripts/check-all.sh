@@ -30,7 +30,7 @@ fuzz-selftest 10  fuzz-selftest    tests/fuzz-selftest.sh
 qemu          20  qemu             scripts/check-qemu.sh
 project       20  pytest           tests/pytest.sh -n 2 test_embed.py test_spmem.py test_harness.py
 long-path     20  pytest           tests/long-path.sh
-boot-all      30  pytest           tests/pytest.sh -n 2 test_boot.py
+boot-all      30  pytest           tests/pytest.sh -n 2 test_boot.py test_nova.py
 daemon        20  pytest           tests/pytest.sh --namespace test_daemon.py
 virt-manager  30  virt-manager-checks tests/virt-manager.sh
 virt-install  15  pytest           tests/pytest.sh test_virt_install.py

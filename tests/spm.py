@@ -440,6 +440,15 @@ class Report:
                 return int(m[1])
         return None
 
+    def cpulist(self, node):
+        """The CPUs of guest node NODE as its kernel lists them ("" for
+        none), or None if the report does not say."""
+        for l in self.lines:
+            m = re.match(rf"node {node} cpulist ?(.*)$", l)
+            if m:
+                return m[1].strip()
+        return None
+
     def cross_check(self):
         """What differs between the E820 table the kernel printed and the
         one it keeps in /sys/firmware/memmap (same entries, same types)."""
