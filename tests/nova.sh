@@ -20,9 +20,10 @@
 #    skipped or missing), no test fails with the series that does not fail
 #    on base,
 #    the series' own tests (memmap in their name or module, and the named
-#    ones below) ran and passed, and the functional test boots a server
+#    ones below) ran and passed, and the functional tests boot a server
 #    with hw:numa_memmap_type.1=spm only on the host whose domain
-#    capabilities list 'spm'.
+#    capabilities list 'spm', and one with a CPU-less SPM node and its
+#    Generic Initiator only on hosts that also list acpiGenericInitiator.
 # 3. Nova's style checks on the Python files the series touches: flake8
 #    with Nova's [flake8] configuration (tox.ini) and its local hacking
 #    checks (nova/hacking/checks.py), and mypy with Nova's [mypy]
@@ -193,7 +194,7 @@ otran=$(sed -n 's/^Ran \([0-9]*\) tests.*/\1/p' "$work/os-traits.log")
 # unittest ends with "OK" or "OK (skipped=N)": both are a pass
 if grep -qE '^OK( \(skipped=[0-9]+\))?$' "$work/os-traits.log"; then
     echo "os-traits: ${otran:-0} passed, 0 failed"
-    ok "os-traits: its tests pass with the series ($(git -C "$ottree" rev-list --count base..HEAD) patch)"
+    ok "os-traits: its tests pass with the series ($(git -C "$ottree" rev-list --count base..HEAD) patches)"
 else
     echo "os-traits: $(tail -1 "$work/os-traits.log")"
     fail "os-traits: tests fail" "$(cat "$work/os-traits.log")"
@@ -300,7 +301,8 @@ if [ "$mine" -ge 30 ] && [ -z "$bad" ]; then
 else
     fail "memmap type tests: $mine, not passing:" "$bad"
 fi
-# The series' tests of what the reviews of issues 19 and 25 asked for.
+# The series' tests of what the reviews of issues 19 and 25 asked for
+# (CPU-less SPM nodes and Generic Initiators included).
 for t in \
     nova.tests.unit.objects.test_instance_numa.TestInstanceNUMATopology.test_spm_cell_ids_of_claimed_topology \
     nova.tests.unit.objects.test_instance_numa.TestInstanceNUMATopology.test__migrate_legacy_instance_numa_cell_1_6_stamped_1_7 \
@@ -310,7 +312,15 @@ for t in \
     nova.tests.unit.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_spm_node_bios_image \
     nova.tests.unit.virt.libvirt.test_driver.LibvirtConnTestCase.test_suspend_numa_memmap_type_spm \
     nova.tests.unit.virt.libvirt.test_driver.LibvirtConnTestCase.test_suspend_guest_for_snapshot__numa_memmap_type_spm \
-    nova.tests.unit.virt.libvirt.test_driver.LibvirtDriverTestCase.test_numa_memmap_type_traits__default_machine_type
+    nova.tests.unit.virt.libvirt.test_driver.LibvirtDriverTestCase.test_numa_memmap_type_traits__default_machine_type \
+    nova.tests.unit.virt.test_hardware.NUMACPULessSPMNodeTestCase.test_cpu_less_spm_node \
+    nova.tests.unit.virt.test_hardware.NUMACPULessSPMNodeTestCase.test_cpu_less_normal_node \
+    nova.tests.unit.virt.test_hardware.NUMACPULessSPMNodeTestCase.test_fit_dedicated \
+    nova.tests.unit.virt.test_hardware.NUMAInitiatorsTestCase.test_initiators \
+    nova.tests.unit.virt.test_hardware.NUMAInitiatorsTestCase.test_node_not_spm \
+    nova.tests.unit.virt.libvirt.test_driver.LibvirtConnTestCase.test_guest_add_pci_devices_numa_initiators \
+    nova.tests.unit.virt.libvirt.test_driver.LibvirtDriverTestCase.test_numa_generic_initiator_traits \
+    nova.tests.unit.virt.libvirt.test_config.LibvirtConfigGuestTest.test_ConfigGuest_parse_sp_mem
 do
     listed "$t" || continue
     if grep -qx "$t,success" "$work/series.csv"; then
@@ -319,11 +329,20 @@ do
         fail "unit: ${t##*.} did not pass" "$(grep "^$t," "$work/series.csv" || echo missing)"
     fi
 done
-ft=nova.tests.functional.libvirt.test_numa_memmap_type.NUMAMemmapTypeTest
-for t in test_boot_only_on_capable_host test_no_capable_host \
-         test_move_operations_keep_spm_node test_live_migration_refused \
-         test_api_refuses_bad_requests test_suspend_refused \
-         test_cold_snapshot_refused test_rebuild; do
+fm=nova.tests.functional.libvirt.test_numa_memmap_type
+for t in NUMAMemmapTypeTest.test_boot_only_on_capable_host \
+         NUMAMemmapTypeTest.test_no_capable_host \
+         NUMAMemmapTypeTest.test_move_operations_keep_spm_node \
+         NUMAMemmapTypeTest.test_live_migration_refused \
+         NUMAMemmapTypeTest.test_api_refuses_bad_requests \
+         NUMAMemmapTypeTest.test_suspend_refused \
+         NUMAMemmapTypeTest.test_cold_snapshot_refused \
+         NUMAMemmapTypeTest.test_rebuild \
+         NUMAAcceleratorNodeTest.test_boot_and_move \
+         NUMAAcceleratorNodeTest.test_evacuate \
+         NUMAAcceleratorNodeTest.test_no_capable_host \
+         NUMAAcceleratorNodeTest.test_api_refuses_bad_requests; do
+    ft=$fm.${t%%.*} t=${t#*.}
     listed "$ft.$t" || continue
     if grep -qx "$ft.$t,success" "$work/series.csv"; then
         ok "functional: $t"
