@@ -302,52 +302,46 @@ else
     fail "memmap type tests: $mine, not passing:" "$bad"
 fi
 # The series' tests of what the reviews of issues 19 and 25 asked for
-# (CPU-less SPM nodes and Generic Initiators included).
+# (CPU-less SPM nodes and Generic Initiators included), unit and
+# functional: each must have passed.
+u=nova.tests.unit f=nova.tests.functional.libvirt.test_numa_memmap_type
 for t in \
-    nova.tests.unit.objects.test_instance_numa.TestInstanceNUMATopology.test_spm_cell_ids_of_claimed_topology \
-    nova.tests.unit.objects.test_instance_numa.TestInstanceNUMATopology.test__migrate_legacy_instance_numa_cell_1_6_stamped_1_7 \
-    nova.tests.unit.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_spm_node_fitted_to_host \
-    nova.tests.unit.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_normal_only \
-    nova.tests.unit.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_only_canonical_keys \
-    nova.tests.unit.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_spm_node_bios_image \
-    nova.tests.unit.virt.libvirt.test_driver.LibvirtConnTestCase.test_suspend_numa_memmap_type_spm \
-    nova.tests.unit.virt.libvirt.test_driver.LibvirtConnTestCase.test_suspend_guest_for_snapshot__numa_memmap_type_spm \
-    nova.tests.unit.virt.libvirt.test_driver.LibvirtDriverTestCase.test_numa_memmap_type_traits__default_machine_type \
-    nova.tests.unit.virt.test_hardware.NUMACPULessSPMNodeTestCase.test_cpu_less_spm_node \
-    nova.tests.unit.virt.test_hardware.NUMACPULessSPMNodeTestCase.test_cpu_less_normal_node \
-    nova.tests.unit.virt.test_hardware.NUMACPULessSPMNodeTestCase.test_fit_dedicated \
-    nova.tests.unit.virt.test_hardware.NUMAInitiatorsTestCase.test_initiators \
-    nova.tests.unit.virt.test_hardware.NUMAInitiatorsTestCase.test_node_not_spm \
-    nova.tests.unit.virt.libvirt.test_driver.LibvirtConnTestCase.test_guest_add_pci_devices_numa_initiators \
-    nova.tests.unit.virt.libvirt.test_driver.LibvirtDriverTestCase.test_numa_generic_initiator_traits \
-    nova.tests.unit.virt.libvirt.test_config.LibvirtConfigGuestTest.test_ConfigGuest_parse_sp_mem
+    $u.objects.test_instance_numa.TestInstanceNUMATopology.test_spm_cell_ids_of_claimed_topology \
+    $u.objects.test_instance_numa.TestInstanceNUMATopology.test__migrate_legacy_instance_numa_cell_1_6_stamped_1_7 \
+    $u.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_spm_node_fitted_to_host \
+    $u.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_normal_only \
+    $u.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_only_canonical_keys \
+    $u.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_spm_node_bios_image \
+    $u.virt.libvirt.test_driver.LibvirtConnTestCase.test_suspend_numa_memmap_type_spm \
+    $u.virt.libvirt.test_driver.LibvirtConnTestCase.test_suspend_guest_for_snapshot__numa_memmap_type_spm \
+    $u.virt.libvirt.test_driver.LibvirtDriverTestCase.test_numa_memmap_type_traits__default_machine_type \
+    $u.virt.test_hardware.NUMACPULessSPMNodeTestCase.test_cpu_less_spm_node \
+    $u.virt.test_hardware.NUMACPULessSPMNodeTestCase.test_cpu_less_normal_node \
+    $u.virt.test_hardware.NUMACPULessSPMNodeTestCase.test_fit_dedicated \
+    $u.virt.test_hardware.NUMAInitiatorsTestCase.test_initiators \
+    $u.virt.test_hardware.NUMAInitiatorsTestCase.test_node_not_spm \
+    $u.virt.libvirt.test_driver.LibvirtConnTestCase.test_guest_add_pci_devices_numa_initiators \
+    $u.virt.libvirt.test_driver.LibvirtDriverTestCase.test_numa_generic_initiator_traits \
+    $u.virt.libvirt.test_config.LibvirtConfigGuestTest.test_ConfigGuest_parse_sp_mem \
+    $f.NUMAMemmapTypeTest.test_boot_only_on_capable_host \
+    $f.NUMAMemmapTypeTest.test_no_capable_host \
+    $f.NUMAMemmapTypeTest.test_move_operations_keep_spm_node \
+    $f.NUMAMemmapTypeTest.test_live_migration_refused \
+    $f.NUMAMemmapTypeTest.test_api_refuses_bad_requests \
+    $f.NUMAMemmapTypeTest.test_suspend_refused \
+    $f.NUMAMemmapTypeTest.test_cold_snapshot_refused \
+    $f.NUMAMemmapTypeTest.test_rebuild \
+    $f.NUMAAcceleratorNodeTest.test_boot_and_move \
+    $f.NUMAAcceleratorNodeTest.test_evacuate \
+    $f.NUMAAcceleratorNodeTest.test_no_capable_host \
+    $f.NUMAAcceleratorNodeTest.test_api_refuses_bad_requests
 do
     listed "$t" || continue
+    case $t in $u.*) kind=unit ;; *) kind=functional ;; esac
     if grep -qx "$t,success" "$work/series.csv"; then
-        ok "unit: ${t##*.}"
+        ok "$kind: ${t##*.}"
     else
-        fail "unit: ${t##*.} did not pass" "$(grep "^$t," "$work/series.csv" || echo missing)"
-    fi
-done
-fm=nova.tests.functional.libvirt.test_numa_memmap_type
-for t in NUMAMemmapTypeTest.test_boot_only_on_capable_host \
-         NUMAMemmapTypeTest.test_no_capable_host \
-         NUMAMemmapTypeTest.test_move_operations_keep_spm_node \
-         NUMAMemmapTypeTest.test_live_migration_refused \
-         NUMAMemmapTypeTest.test_api_refuses_bad_requests \
-         NUMAMemmapTypeTest.test_suspend_refused \
-         NUMAMemmapTypeTest.test_cold_snapshot_refused \
-         NUMAMemmapTypeTest.test_rebuild \
-         NUMAAcceleratorNodeTest.test_boot_and_move \
-         NUMAAcceleratorNodeTest.test_evacuate \
-         NUMAAcceleratorNodeTest.test_no_capable_host \
-         NUMAAcceleratorNodeTest.test_api_refuses_bad_requests; do
-    ft=$fm.${t%%.*} t=${t#*.}
-    listed "$ft.$t" || continue
-    if grep -qx "$ft.$t,success" "$work/series.csv"; then
-        ok "functional: $t"
-    else
-        fail "functional: $t did not pass" "$(grep "^$ft.$t," "$work/series.csv" || echo missing)"
+        fail "$kind: ${t##*.} did not pass" "$(grep "^$t," "$work/series.csv" || echo missing)"
     fi
 done
 
