@@ -51,6 +51,10 @@ base_tree() {
             git commit -q -m "keycodemapdb as shipped in $(basename "$src")")
     fi
     git init -q -b master
+    # No automatic "git gc": applying a long series leaves enough loose
+    # objects for git to pack them in the background, deleting them while
+    # a tree on top of this one is copied (cp: cannot stat .git/objects/..).
+    git config gc.auto 0
     git -c advice.addEmbeddedRepo=false add -A
     if [ -n "$src" ]; then
         git commit -q -m "$1: pristine $(basename "$src")"
