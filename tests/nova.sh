@@ -92,12 +92,8 @@ timeout -k 30 "$root_timeout" "$top/scripts/trixie-root.sh" trixie-nova minbase 
 # mypy is not.
 extra="python3-placement mypy"
 want=$( (cat "$tree/debian/control"; echo $extra) | sha256sum | cut -c1-16)
-in_root() {   # SECS CMD: in the root, /proc mounted, in a mount namespace of
-              # its own, killed (status 124) after SECS seconds
-    timeout -k 30 "$1" unshare -m sh -c 'mount -t proc proc "$0/proc" && exec chroot "$0" \
-        /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-        LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive PBR_VERSION=31.0.0 \
-        sh -ec "$1"' "$root" "$2"
+in_root() {   # SECS CMD: in the root (scripts/in-root.sh)
+    "$top/scripts/in-root.sh" "$root" "$1" "$2"
 }
 if [ "$(cat "$root/.nova-deps" 2>/dev/null)" != "$want" ]; then
     echo "nova: build dependencies of nova, $extra in build/trixie-nova" >&2
@@ -305,36 +301,19 @@ fi
 # (CPU-less SPM nodes and Generic Initiators included), unit and
 # functional: each must have passed.
 u=nova.tests.unit f=nova.tests.functional.libvirt.test_numa_memmap_type
+h=$u.virt.test_hardware d=$u.virt.libvirt.test_driver
 for t in \
     $u.objects.test_instance_numa.TestInstanceNUMATopology.test_spm_cell_ids_of_claimed_topology \
     $u.objects.test_instance_numa.TestInstanceNUMATopology.test__migrate_legacy_instance_numa_cell_1_6_stamped_1_7 \
-    $u.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_spm_node_fitted_to_host \
-    $u.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_normal_only \
-    $u.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_only_canonical_keys \
-    $u.virt.test_hardware.NUMAMemmapTypeConstraintsTestCase.test_spm_node_bios_image \
-    $u.virt.libvirt.test_driver.LibvirtConnTestCase.test_suspend_numa_memmap_type_spm \
-    $u.virt.libvirt.test_driver.LibvirtConnTestCase.test_suspend_guest_for_snapshot__numa_memmap_type_spm \
-    $u.virt.libvirt.test_driver.LibvirtDriverTestCase.test_numa_memmap_type_traits__default_machine_type \
-    $u.virt.test_hardware.NUMACPULessSPMNodeTestCase.test_cpu_less_spm_node \
-    $u.virt.test_hardware.NUMACPULessSPMNodeTestCase.test_cpu_less_normal_node \
-    $u.virt.test_hardware.NUMACPULessSPMNodeTestCase.test_fit_dedicated \
-    $u.virt.test_hardware.NUMAInitiatorsTestCase.test_initiators \
-    $u.virt.test_hardware.NUMAInitiatorsTestCase.test_node_not_spm \
-    $u.virt.libvirt.test_driver.LibvirtConnTestCase.test_guest_add_pci_devices_numa_initiators \
-    $u.virt.libvirt.test_driver.LibvirtDriverTestCase.test_numa_generic_initiator_traits \
+    $h.NUMAMemmapTypeConstraintsTestCase.{test_spm_node_fitted_to_host,test_normal_only,test_only_canonical_keys,test_spm_node_bios_image} \
+    $h.NUMACPULessSPMNodeTestCase.{test_cpu_less_spm_node,test_cpu_less_normal_node,test_fit_dedicated} \
+    $h.NUMAInitiatorsTestCase.{test_initiators,test_node_not_spm} \
+    $d.LibvirtConnTestCase.{test_suspend_numa_memmap_type_spm,test_suspend_guest_for_snapshot__numa_memmap_type_spm,test_guest_add_pci_devices_numa_initiators} \
+    $d.LibvirtDriverTestCase.{test_numa_memmap_type_traits__default_machine_type,test_numa_generic_initiator_traits} \
     $u.virt.libvirt.test_config.LibvirtConfigGuestTest.test_ConfigGuest_parse_sp_mem \
-    $f.NUMAMemmapTypeTest.test_boot_only_on_capable_host \
-    $f.NUMAMemmapTypeTest.test_no_capable_host \
-    $f.NUMAMemmapTypeTest.test_move_operations_keep_spm_node \
-    $f.NUMAMemmapTypeTest.test_live_migration_refused \
-    $f.NUMAMemmapTypeTest.test_api_refuses_bad_requests \
-    $f.NUMAMemmapTypeTest.test_suspend_refused \
-    $f.NUMAMemmapTypeTest.test_cold_snapshot_refused \
-    $f.NUMAMemmapTypeTest.test_rebuild \
-    $f.NUMAAcceleratorNodeTest.test_boot_and_move \
-    $f.NUMAAcceleratorNodeTest.test_evacuate \
-    $f.NUMAAcceleratorNodeTest.test_no_capable_host \
-    $f.NUMAAcceleratorNodeTest.test_api_refuses_bad_requests
+    $f.NUMAMemmapTypeTest.{test_boot_only_on_capable_host,test_no_capable_host,test_move_operations_keep_spm_node,test_live_migration_refused} \
+    $f.NUMAMemmapTypeTest.{test_api_refuses_bad_requests,test_suspend_refused,test_cold_snapshot_refused,test_rebuild} \
+    $f.NUMAAcceleratorNodeTest.{test_boot_and_move,test_evacuate,test_no_capable_host,test_api_refuses_bad_requests}
 do
     listed "$t" || continue
     case $t in $u.*) kind=unit ;; *) kind=functional ;; esac

@@ -52,10 +52,7 @@ def nova_xml(built):
         inner = (f"cd /{work.name}/nova && python3 setup.py -q egg_info >/dev/null 2>&1 && "
                  f"PYTHONPATH=/{work.name}/nova:/{work.name}/os-traits "
                  f"python3 /{work.name}/nova-guest-xml.py /{work.name}/guest.xml")
-        r = spm.run(["unshare", "-m", "sh", "-c",
-                     'mount -t proc proc "$0/proc" && exec chroot "$0" /usr/bin/env -i '
-                     "PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "
-                     'PBR_VERSION=31.0.0 sh -ec "$1"', str(ROOT), inner], timeout=600)
+        r = spm.run([spm.TOP / "scripts/in-root.sh", ROOT, "540", inner], timeout=600)
         assert r.returncode == 0, f"nova-guest-xml.py failed:\n{r.stdout[-3000:]}"
         return (work / "guest.xml").read_text()
     finally:
