@@ -11,6 +11,11 @@
 # summary; the exit code is non-zero if any part failed, an unknown part
 # was named, or no part ran.  Each part's whole
 # output is also in build/check-logs/PART.log.
+# A part whose name starts with "+" runs alongside the one above it (parts
+# that leave most of the two CPUs idle, waiting on guests and daemons):
+# their outputs are printed when the last of them is done, in table order,
+# each still with its own time limit, exit code, wall time and summary;
+# the share of the CPUs is their group's.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -29,24 +34,28 @@ fuzz          25  fuzz             env FUZZ_PARALLEL=1 scripts/check-fuzz.sh
 fuzz-selftest 10  fuzz-selftest    tests/fuzz-selftest.sh
 qemu          20  qemu             scripts/check-qemu.sh
 project       20  pytest           tests/pytest.sh -n 2 test_embed.py test_spmem.py test_harness.py
-long-path     20  pytest           tests/long-path.sh
 boot-all      30  pytest           tests/pytest.sh -n 2 test_boot.py test_nova.py
-daemon        20  pytest           tests/pytest.sh --namespace test_daemon.py
-virt-manager  30  virt-manager-checks tests/virt-manager.sh
-virt-install  15  pytest           tests/pytest.sh test_virt_install.py
 nova          45  nova-checks      tests/nova.sh
 debs          60  -                env DEBS_NOCHECK=1 scripts/debs.sh
 debs-e2e      30  pytest           tests/pytest.sh --namespace test_debs.py
++long-path    20  pytest           tests/long-path.sh
++daemon       20  pytest           tests/pytest.sh --namespace test_daemon.py
++virt-manager 30  virt-manager-checks tests/virt-manager.sh
++virt-install 15  pytest           tests/pytest.sh test_virt_install.py
 EOT
 )}
 if [ $# -gt 0 ]; then
     for want in "$@"; do
-        printf '%s\n' "$parts" | awk -v w="$want" '$1 == w {f = 1} END {exit !f}' || {
-            echo "check: no part '$want'; the parts: $(printf '%s\n' "$parts" | awk '{print $1}' | paste -sd' ' -)" >&2
+        printf '%s\n' "$parts" | awk -v w="$want" '{sub(/^\+/, "", $1)} $1 == w {f = 1} END {exit !f}' || {
+            echo "check: no part '$want'; the parts: $(printf '%s\n' "$parts" | awk '{sub(/^\+/, "", $1); print $1}' | paste -sd' ' -)" >&2
             exit 2
         }
     done
-    parts=$(printf '%s\n' "$parts" | awk -v want=" $* " 'index(want, " " $1 " ")')
+    # a "+" part stays alongside the part above only if that one is chosen too
+    parts=$(printf '%s\n' "$parts" | awk -v want=" $* " '
+        {n = $1; sub(/^\+/, "", n); on = index(want, " " n " ") > 0}
+        on {if (!prev) sub(/^\+/, ""); print}
+        {prev = on}')
 fi
 
 # summary LOG PREFIX: the part's summary line, the last of its kind
@@ -71,25 +80,34 @@ cpu_jiffies() {
 
 mkdir -p "$logs"
 table=$(mktemp)
-trap 'rm -f "$table"' EXIT
-t_all=$SECONDS
-bad=0
-ran=0
-while read -r name minutes prefix cmd; do
-    [ -n "$name" ] || continue
-    ran=$((ran + 1))
-    echo "==== $name: $cmd"
-    t0=$SECONDS
-    read -r busy0 total0 <<< "$(cpu_jiffies)"
-    # timeout signals the part's whole process group
-    timeout --kill-after=60 "$((minutes * 60))" bash -c "$cmd" </dev/null 2>&1 |
-        tee "$logs/$name.log"
-    rc=${PIPESTATUS[0]}
-    secs=$((SECONDS - t0))
-    read -r busy1 total1 <<< "$(cpu_jiffies)"
-    cpu=$(( (busy1 - busy0) * 100 / (total1 - total0 > 0 ? total1 - total0 : 1) ))
-    [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] || echo "$name: stopped after its time limit of $minutes min"
-    line= note=
+state=$(mktemp -d)
+trap 'rm -rf "$table" "$state"' EXIT
+
+# run_part NAME MINUTES CMD LIVE: the part under its time limit (timeout
+# signals the part's whole process group), its output in its log (and on
+# stdout as it comes if LIVE is 1); "EXIT SECONDS" in $state/NAME.
+run_part() {
+    local name=$1 minutes=$2 cmd=$3 live=$4 t0=$SECONDS rc
+    if [ "$live" = 1 ]; then
+        timeout --kill-after=60 "$((minutes * 60))" bash -c "$cmd" </dev/null 2>&1 |
+            tee "$logs/$name.log"
+        rc=${PIPESTATUS[0]}
+    else
+        timeout --kill-after=60 "$((minutes * 60))" bash -c "$cmd" </dev/null \
+            > "$logs/$name.log" 2>&1
+        rc=$?
+    fi
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        echo "$name: stopped after its time limit of $minutes min" >> "$logs/$name.log"
+        [ "$live" != 1 ] || echo "$name: stopped after its time limit of $minutes min"
+    fi
+    echo "$rc $((SECONDS - t0))" > "$state/$name"
+}
+
+# finish_part NAME PREFIX CPU MARK: its exit line and its row of the table
+finish_part() {
+    local name=$1 prefix=$2 cpu=$3 mark=$4 rc secs line= note=
+    read -r rc secs < "$state/$name"
     if [ "$prefix" = qemu ]; then
         line=$(lines_of "$logs/$name.log" qemu)
         [ -n "$line" ] || note="no summary line"
@@ -105,14 +123,59 @@ while read -r name minutes prefix cmd; do
     [ "$rc" -eq 0 ] || bad=$((bad + 1))
     echo "==== $name: exit $rc, $secs s"
     {
-        printf '%-14s %4s %6s %4s  %s\n' "$name" "$rc" "$secs s" "$cpu%" "$(printf '%s' "$line" | head -1)${note:+ ($note)}"
+        printf '%-14s %4s %6s %4s  %s\n' "$mark$name" "$rc" "$secs s" "$cpu%" "$(printf '%s' "$line" | head -1)${note:+ ($note)}"
         printf '%s\n' "$line" | sed -n '2,$p' | sed 's/^/                                 /'
     } >> "$table"
+}
+
+# run_group: the parts gathered in g_name, g_min, g_prefix and g_cmd, the
+# first alone or all at once
+run_group() {
+    local n=${#g_name[@]} i cpu busy0 total0 busy1 total1
+    [ "$n" -gt 0 ] || return 0
+    read -r busy0 total0 <<< "$(cpu_jiffies)"
+    if [ "$n" -eq 1 ]; then
+        echo "==== ${g_name[0]}: ${g_cmd[0]}"
+        run_part "${g_name[0]}" "${g_min[0]}" "${g_cmd[0]}" 1
+    else
+        for ((i = 0; i < n; i++)); do
+            echo "==== ${g_name[i]}: ${g_cmd[i]} (alongside ${g_name[*]}: output when all are done)"
+            run_part "${g_name[i]}" "${g_min[i]}" "${g_cmd[i]}" 0 &
+        done
+        wait
+    fi
+    read -r busy1 total1 <<< "$(cpu_jiffies)"
+    cpu=$(( (busy1 - busy0) * 100 / (total1 - total0 > 0 ? total1 - total0 : 1) ))
+    for ((i = 0; i < n; i++)); do
+        if [ "$n" -gt 1 ]; then
+            echo "==== ${g_name[i]}: its output"
+            cat "$logs/${g_name[i]}.log"
+        fi
+        finish_part "${g_name[i]}" "${g_prefix[i]}" "$cpu" "$( ((i == 0)) || echo +)"
+    done
+    g_name=() g_min=() g_prefix=() g_cmd=()
+}
+
+t_all=$SECONDS
+bad=0
+ran=0
+g_name=() g_min=() g_prefix=() g_cmd=()
+while read -r name minutes prefix cmd; do
+    [ -n "$name" ] || continue
+    ran=$((ran + 1))
+    case $name in
+        +*) name=${name#+} ;;
+        *) run_group ;;
+    esac
+    g_name+=("$name") g_min+=("$minutes") g_prefix+=("$prefix") g_cmd+=("$cmd")
 done <<< "$parts"
+run_group
 
 echo
 echo "==== make check: part, exit code, wall time, CPUs kept busy, summary"
 cat "$table"
+! grep -q '^+' "$table" ||
+    echo "(+: ran alongside the part above; the parts run together show their group's share of the CPUs)"
 [ "$ran" -gt 0 ] || { echo "check: no part ran" >&2; bad=1; }
 echo "check: $((ran - bad)) passed, $bad failed (parts; $((SECONDS - t_all)) s in all)"
 [ "$bad" -eq 0 ]

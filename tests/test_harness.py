@@ -65,6 +65,28 @@ def test_no_summary_or_early_summary_line_fails(tmp_path):
     assert "check: 0 passed, 3 failed" in r.stdout, r.stdout
 
 
+def test_parts_run_alongside_each_count(tmp_path):
+    """Parts run together ("+NAME") each keep their output, exit code and
+    summary: a failure or a missing summary line in one fails that one
+    only; choosing a "+" part without the part above runs it alone."""
+    table = """\
+        a 5 a sleep 1; echo 'a: 1 passed, 0 failed'
+        +b 5 b echo 'b: 0 passed, 1 failed'; exit 1
+        +c 5 c echo 'c: 2 passed, 0 failed'
+        +quiet 5 quiet true
+        d 5 d echo 'd: 1 passed, 0 failed'
+        """
+    r = check_all(tmp_path, table)
+    assert r.returncode != 0
+    assert "check: 3 passed, 2 failed" in r.stdout, r.stdout
+    rows = [l.split()[:2] for l in r.stdout.splitlines()[-7:-2]]
+    assert rows == [["a", "0"], ["+b", "1"], ["+c", "0"], ["+quiet", "1"], ["d", "0"]], r.stdout
+    assert (tmp_path / "logs/c.log").read_text() == "c: 2 passed, 0 failed\n"
+    r = check_all(tmp_path, table, "c", "d")
+    assert r.returncode == 0 and "check: 2 passed, 0 failed" in r.stdout, r.stdout
+    assert "alongside" not in r.stdout
+
+
 def test_pytest_with_no_tests_fails(tmp_path):
     cmd = pytest_part(tmp_path, "# no tests\n")
     r = check_all(tmp_path, f"p 5 pytest {cmd}\n")
