@@ -83,23 +83,18 @@ table=$(mktemp)
 state=$(mktemp -d)
 trap 'rm -rf "$table" "$state"' EXIT
 
-# run_part NAME MINUTES CMD LIVE: the part under its time limit (timeout
-# signals the part's whole process group), its output in its log (and on
-# stdout as it comes if LIVE is 1); "EXIT SECONDS" in $state/NAME.
+# run_part NAME MINUTES CMD OUT: the part under its time limit (timeout
+# signals the part's whole process group), its output in its log and, as
+# it comes, in OUT (/dev/stdout for a part alone, /dev/null for parts run
+# together); "EXIT SECONDS" in $state/NAME.
 run_part() {
-    local name=$1 minutes=$2 cmd=$3 live=$4 t0=$SECONDS rc
-    if [ "$live" = 1 ]; then
-        timeout --kill-after=60 "$((minutes * 60))" bash -c "$cmd" </dev/null 2>&1 |
-            tee "$logs/$name.log"
-        rc=${PIPESTATUS[0]}
-    else
-        timeout --kill-after=60 "$((minutes * 60))" bash -c "$cmd" </dev/null \
-            > "$logs/$name.log" 2>&1
-        rc=$?
-    fi
+    local name=$1 minutes=$2 cmd=$3 out=$4 t0=$SECONDS rc
+    timeout --kill-after=60 "$((minutes * 60))" bash -c "$cmd" </dev/null 2>&1 |
+        tee "$logs/$name.log" > "$out"
+    rc=${PIPESTATUS[0]}
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-        echo "$name: stopped after its time limit of $minutes min" >> "$logs/$name.log"
-        [ "$live" != 1 ] || echo "$name: stopped after its time limit of $minutes min"
+        echo "$name: stopped after its time limit of $minutes min" |
+            tee -a "$logs/$name.log" > "$out"
     fi
     echo "$rc $((SECONDS - t0))" > "$state/$name"
 }
@@ -136,11 +131,11 @@ run_group() {
     read -r busy0 total0 <<< "$(cpu_jiffies)"
     if [ "$n" -eq 1 ]; then
         echo "==== ${g_name[0]}: ${g_cmd[0]}"
-        run_part "${g_name[0]}" "${g_min[0]}" "${g_cmd[0]}" 1
+        run_part "${g_name[0]}" "${g_min[0]}" "${g_cmd[0]}" /dev/stdout
     else
         for ((i = 0; i < n; i++)); do
             echo "==== ${g_name[i]}: ${g_cmd[i]} (alongside ${g_name[*]}: output when all are done)"
-            run_part "${g_name[i]}" "${g_min[i]}" "${g_cmd[i]}" 0 &
+            run_part "${g_name[i]}" "${g_min[i]}" "${g_cmd[i]}" /dev/null &
         done
         wait
     fi
