@@ -17,18 +17,21 @@ series_hash() {
 }
 
 # debs_key: what build/debs is made from (scripts/debs.sh; check-built.sh
-# asks too): trixie's libvirt and virt-manager source packages and their
-# exported series, debs.sh itself, the inputs of the build root
-# (build/trixie.stamp), and the author and dates (each series' last
-# export) of the changelog entries it writes.
+# asks too): trixie's libvirt, virt-manager, os-traits and nova and their
+# exported series, debs.sh itself and os-traits' debian/, the inputs of the
+# build roots (build/trixie.stamp, build/trixie-nova.stamp), and the
+# author and dates (each series' last export) of the changelog entries it
+# writes.
 debs_key() {
     # shellcheck disable=SC1091
     (cd "$top" &&
-        { for s in libvirt-deb virt-manager; do
+        { for s in libvirt-deb virt-manager os-traits nova; do
               series_hash "$s"
               (. "sources/$s" && git log -1 --format=%aD -- "$patches" 2>/dev/null || true)
           done
-          cat scripts/debs.sh build/trixie.stamp
+          cat scripts/debs.sh build/trixie.stamp os-traits/debian/control os-traits/debian/copyright \
+              os-traits/debian/rules os-traits/debian/source/format
+          cat build/trixie-nova.stamp 2>/dev/null || echo "no build/trixie-nova"
           echo "$GIT_AUTHOR_NAME <$GIT_AUTHOR_EMAIL>"
         } | sha256sum | cut -c1-16)
 }

@@ -7,7 +7,9 @@
 # (tests/nova.sh).  Once "make build" is done and build/trixie is there,
 # the packages are built (DEBS_NOCHECK=1 scripts/debs.sh, as the debs part
 # runs it: that part then only finds them up to date) while the Nova root
-# is still being made.  Each is remade only when its inputs changed, so
+# is still being made; debs.sh builds Nova's and os-traits' packages in
+# that root last, and takes its lock (build/trixie-nova.lock) to wait for
+# it.  Each is remade only when its inputs changed, so
 # the parts that use them would make them the same way; here their waits
 # overlap the compiles.  The roots' output is in
 # build/check-logs/setup-roots.log, the packages' in setup-debs.log; each
@@ -32,7 +34,7 @@ trap 'rm -f "$state" "$state.new"' EXIT
     echo "$r $((SECONDS - t0))" > "$state.new" && mv "$state.new" "$state"
     echo "setup: build/trixie (exit $r) in $((SECONDS - t0)) s"
     rc=$r r=0 t1=$SECONDS
-    NOVA_PREPARE_ONLY=1 tests/nova.sh || r=1
+    flock build/trixie-nova.lock env NOVA_PREPARE_ONLY=1 tests/nova.sh || r=1
     echo "setup: build/trixie-nova (exit $r) in $((SECONDS - t1)) s"
     [ "$r" -eq 0 ] || rc=1
     echo "setup: trixie roots made (exit $rc) in $((SECONDS - t0)) s"

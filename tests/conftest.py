@@ -85,3 +85,13 @@ def host_dev_null_intact():
     st = os.stat("/dev/null")
     assert stat.S_ISCHR(st.st_mode) and os.major(st.st_rdev) == 1 and os.minor(st.st_rdev) == 3, \
         "the test replaced the host's /dev/null (restore it: rm /dev/null; mknod -m 666 /dev/null c 1 3)"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test of the daemon shows the end of virtqemud's log."""
+    outcome = yield
+    rep = outcome.get_result()
+    daemon = getattr(item, "funcargs", {}).get("daemon")
+    if rep.failed and daemon is not None:
+        rep.sections.append(("virtqemud and QEMU logs", daemon.log_tail()))

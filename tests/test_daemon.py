@@ -57,6 +57,12 @@ class Daemon:
         # cgroups are read-only here (a container); otherwise the build's
         # defaults (QEMU runs as root)
         (state / "etc/libvirt/qemu.conf").write_text("cgroup_controllers = [ ]\n")
+        # what the daemon did to its guests (start, reconnect, stop), and
+        # every warning and error: a failed test shows its end (conftest)
+        self.log = state / "virtqemud.log"
+        (state / "etc/libvirt/virtqemud.conf").write_text(
+            'log_filters = "1:qemu.qemu_process"\n'
+            f'log_outputs = "1:file:{self.log}"\n')
         subprocess.run([BLD / "run", BLD / "src/virtlogd", "-d"], check=True, timeout=60)
         self.start()
 
@@ -88,6 +94,38 @@ class Daemon:
                 dom.memoryStats()  # a query job
             except libvirt.libvirtError:
                 pass  # the reconnect failed: the test says what it expected
+
+    def log_tail(self, lines=60):
+        """The end of virtqemud's log and of the example guest's QEMU log."""
+        out = []
+        for f in (self.log, Path("/var/local/log/libvirt/qemu/spm-guest.log")):
+            try:
+                text = f.read_text(errors="replace").splitlines()[-lines:]
+            except FileNotFoundError:
+                text = ["(none)"]
+            out += [f"--- {f} (end)", *text]
+        return "\n".join(out)
+
+    def remove(self, name):
+        """End and undefine domain NAME if it exists.  A destroy can be
+        refused while another thread (a reconnect) holds the guest's job;
+        it is tried again until the guest is gone, and the name must be
+        free at the end."""
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                dom = self.conn.lookupByName(name)
+            except libvirt.libvirtError:
+                return
+            try:
+                if dom.isActive():
+                    dom.destroy()
+                dom.undefine()
+            except libvirt.libvirtError as e:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"cannot remove domain {name}: {e}\n"
+                                         + self.log_tail()) from e
+                time.sleep(1)
 
     def stop(self, sig):
         pid = self.pid()
@@ -137,16 +175,13 @@ def guest(request, daemon, tmp_path):
     """The example SPM guest on QEMU PARAM, running; its live and
     inactive XML, QEMU's pid."""
     xml = spm.example_xml(emulator=QEMU[request.param])
+    daemon.remove("spm-guest")  # (a test that failed may have left it)
     dom = daemon.conn.defineXML(xml)
     dom.create()
     g = {"qemu": request.param, "xml": xml, "pid": int(QEMU_PIDFILE.read_text()),
          "live": dom.XMLDesc(0), "inactive": dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)}
     yield g
-    for step in ("destroy", "undefine"):
-        try:
-            getattr(daemon.conn.lookupByName("spm-guest"), step)()
-        except libvirt.libvirtError:
-            pass
+    daemon.remove("spm-guest")
 
 
 def dom_of(daemon):
@@ -202,10 +237,7 @@ def test_sp_mem_source_stays_claimed_across_restart(daemon, tmp_path):
         assert b.state()[0] == libvirt.VIR_DOMAIN_PAUSED
     finally:
         for name in ("spmem-a", "spmem-b"):
-            dom = daemon.conn.lookupByName(name)
-            if dom.isActive():
-                dom.destroy()
-            dom.undefine()
+            daemon.remove(name)
 
 
 @pytest.mark.parametrize("delay", [0.2, 0.5, 1.0])
@@ -238,6 +270,46 @@ def test_killed_during_start(daemon, guest, delay):
         assert state == libvirt.VIR_DOMAIN_SHUTOFF, f"half-started: state {dom.state()}"
         assert not QEMU_PIDFILE.exists()
     assert dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) == guest["inactive"]
+
+
+def test_killed_before_qemu_pid_known(daemon, guest):
+    """virtqemud killed once it has saved a starting guest's status without
+    QEMU's pid (a taint saves it, here "high-privileges", before QEMU is
+    launched; the save with the pid comes some 20 ms later): after a
+    restart the guest is shut off as a failed start, not left "paused,
+    starting up" with a job no thread owns (libvirt patch 25), and it
+    starts again.  The test watches the status file to kill the daemon in
+    that window; a try that sees the pid first is made again."""
+    dom_of(daemon).destroy()
+    status = Path("/run/libvirt/qemu/spm-guest.xml")
+    for _ in range(5):
+        p = subprocess.Popen([BLD / "run", BLD / "tools/virsh", "-q", "-c", URI, "start",
+                              "spm-guest"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        caught = False
+        deadline = time.monotonic() + 30
+        while p.poll() is None and time.monotonic() < deadline:
+            try:
+                head = status.read_text()[:1000]
+            except FileNotFoundError:
+                continue
+            m = re.search(r"<domstatus [^>]*pid='(\d+)'", head)
+            if m and m[1] == "0":
+                daemon.stop(signal.SIGKILL)
+                caught = True
+            if m:
+                break
+        p.wait(timeout=60)
+        if caught:
+            break
+        dom_of(daemon).destroy()
+    assert caught, "five starts, and the status without QEMU's pid was never seen"
+    daemon.start()
+    dom = dom_of(daemon)
+    assert dom.state() == [libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_SHUTOFF_FAILED]
+    assert not status.exists() and not QEMU_PIDFILE.exists()
+    assert dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) == guest["inactive"]
+    dom.create()
+    assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
 
 
 def test_qemu_killed(daemon, guest):

@@ -9,7 +9,9 @@ private mount namespace (tests/pytest.sh --namespace: /proc, /sys with its
 cgroups, /dev, a tmpfs /run) the packages' init scripts start virtlogd and
 libvirtd, and the root's own virsh -c qemu:///system drives an SPM guest
 (TCG, the project's kernel + initramfs, sid's OVMF 2026.08), and trixie's
-own ovmf is shown to drop the range.  What differs from a real trixie host: no systemd
+own ovmf is shown to drop the range; then README.md's Nova block installs
+nova-compute and os-traits, and the installed Nova reports the series'
+traits from the installed libvirtd.  What differs from a real trixie host: no systemd
 (the sysv init scripts instead), no AppArmor in the kernel (checked
 instead: QEMU runs as libvirt-qemu in its own cgroup).
 """
@@ -43,11 +45,12 @@ def virsh(*args):
     return in_root("timeout", "120", "virsh", "-c", "qemu:///system", *args, timeout=150)
 
 
-def readme_install_block():
-    """The shell block of README.md between its install markers, as a
-    reader copies it (the code block's indentation taken off)."""
+def readme_install_block(marker="install"):
+    """The shell block of README.md between its MARKER:begin and
+    MARKER:end lines, as a reader copies it (the code block's indentation
+    taken off)."""
     text = (spm.TOP / "README.md").read_text()
-    block = text.split("<!-- install:begin -->\n", 1)[1].split("<!-- install:end -->", 1)[0]
+    block = text.split(f"<!-- {marker}:begin -->\n", 1)[1].split(f"<!-- {marker}:end -->", 1)[0]
     lines = block.splitlines()
     assert lines and all(l.startswith("    ") or not l for l in lines), block
     return "\n".join(l[4:] for l in lines) + "\n"
@@ -283,6 +286,52 @@ def test_packaged_virt_install_boots_spm_guest(daemons):
     node1 = [(s, e) for pxm, s, e in report.srat() if pxm == 1]
     assert len(node1) == 1 and node1[0][1] - node1[0][0] + 1 == 1 << 30, report.srat()
     assert report.bytes("soft", *node1[0]) == 1 << 30
+
+
+# The installed Nova's libvirt driver, on the installed libvirtd: the
+# traits of the series it reports for this host.
+NOVA_TRAITS = """
+import nova.conf
+from nova.virt.libvirt import driver
+conf = nova.conf.CONF
+conf([], project="nova", default_config_files=[])
+conf.set_override("virt_type", "qemu", group="libvirt")
+drv = driver.LibvirtDriver(None)
+traits = {**drv._get_numa_memmap_type_traits(), **drv._get_numa_generic_initiator_traits()}
+print("traits:", " ".join(sorted(t for t, on in traits.items() if on)))
+"""
+
+
+def test_packaged_nova_reports_spm_traits(daemons):
+    """README.md's Nova block, as written, installs nova-compute and
+    os-traits from the repository (ours, +spm1, at the pin's 990); the
+    installed Nova's libvirt driver asks the installed libvirtd (QEMU
+    11.1) and reports the two traits of the series, which the installed
+    os-traits knows."""
+    (ROOT / "root/nova-install.sh").write_text(readme_install_block("nova-install"))
+    (ROOT / "etc/apt/apt.conf.d/90yes").write_text('APT::Get::Assume-Yes "true";\n')
+    (ROOT / "usr/sbin/policy-rc.d").write_text("#!/bin/sh\nexit 101\n")
+    os.chmod(ROOT / "usr/sbin/policy-rc.d", 0o755)
+    try:
+        r = in_root("timeout", "1500", "sh", "-ex", "/root/nova-install.sh", timeout=1600)
+        (spm.BUILD / "debs-e2e-nova-install.log").write_text(r.stdout)
+        assert r.returncode == 0, r.stdout[-3000:]
+    finally:
+        (ROOT / "etc/apt/apt.conf.d/90yes").unlink()
+        (ROOT / "usr/sbin/policy-rc.d").unlink()
+    assert re.search(r"\*\*\* 2:31\.0\.0-6\+deb13u3\+spm1 990\n +990 file:/srv/spm-debs",
+                     r.stdout), r.stdout[-2000:]
+    r = in_root("dpkg-query", "-W", "-f", "${Package} ${Version}\n",
+                "nova-compute", "nova-common", "python3-nova", "python3-os-traits")
+    vers = dict(l.split(" ", 1) for l in r.stdout.splitlines())
+    assert len(vers) == 4 and all(v.endswith("+spm1") for v in vers.values()), r.stdout
+    r = in_root("python3", "-c", "import os_traits; print(os_traits.COMPUTE_NUMA_MEMMAP_TYPE_SPM, "
+                "os_traits.COMPUTE_NUMA_GENERIC_INITIATOR)")
+    assert r.stdout.split() == ["COMPUTE_NUMA_MEMMAP_TYPE_SPM", "COMPUTE_NUMA_GENERIC_INITIATOR"], \
+        r.stdout
+    r = in_root("python3", "-c", NOVA_TRAITS, timeout=300)
+    assert "traits: COMPUTE_NUMA_GENERIC_INITIATOR COMPUTE_NUMA_MEMMAP_TYPE_SPM\n" in r.stdout, \
+        r.stdout[-3000:]
 
 
 def test_trixie_ovmf_drops_spm_range(daemons):
