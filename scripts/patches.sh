@@ -21,13 +21,18 @@ export_tree() {
     # subject line, blank line, body) is exported as a numbered posting,
     # 0000 included; "series" lists the patches only.
     cover="$(dirname "$out")/cover-letter.txt"
+    # The same tree exports the same files: index lines abbreviated to a
+    # fixed length (git's default one grows with the objects it finds
+    # loose or packed), the cover letter dated by the last commit.
     if [ -f "$cover" ]; then
-        git -C "$tree" -c branch.master.description="$(cat "$cover")" \
+        git -C "$tree" -c core.abbrev=7 -c branch.master.description="$(cat "$cover")" \
             format-patch -q --no-signature --zero-commit --numbered \
             --cover-letter --cover-from-description=subject -o "$out" base..HEAD
+        sed -i "0,/^Date: /s/^Date: .*/Date: $(git -C "$tree" log -1 --format=%aD)/" \
+            "$out/0000-cover-letter.patch"
     else
-        git -C "$tree" format-patch -q --no-signature --zero-commit --no-numbered \
-            -o "$out" base..HEAD
+        git -C "$tree" -c core.abbrev=7 format-patch -q --no-signature --zero-commit \
+            --no-numbered -o "$out" base..HEAD
     fi
     (cd "$out" && ls [0-9][0-9][0-9][0-9]-*.patch 2>/dev/null | grep -v '^0000-cover-letter' || true) > "$out/series"
     echo "$(series_hash "$1") $(git -C "$tree" rev-parse HEAD)" > "$top/build/$1.stamp"
