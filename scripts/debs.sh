@@ -55,20 +55,26 @@ if [ "$have" = "$want tested${other:+ $other}" ] ||
 fi
 # A build that fails leaves no packages behind for a later test to take.
 rm -rf "$out"
-# unpack SOURCE: sources/SOURCE unpacked in build/trixie/build/NAME with
-# its series as debian/patches/spm and the local version; sets name,
-# local_version, w (the directory of the build) and src (the tree).
-unpack() {
+# prepare SOURCE: sources/SOURCE read; sets name, local_version,
+# upstream and w, the empty directory of its build in $root.
+prepare() {
     . "$top/sources/$1"
     local_version="$version+spm1"
     upstream=${version#*:}
     upstream=${upstream%-*}
-    "$top/scripts/fetch-source.sh" "$1" >/dev/null
-    orig="$top/build/dl/$(printf '%s\n' "$files" | awk '$1 ~ /\.orig\.tar\./ {print $1}')"
-    debian="$top/build/dl/$(printf '%s\n' "$files" | awk '$1 ~ /\.debian\.tar\./ {print $1}')"
     w="$root/build/$name"
     rm -rf "$w"
     mkdir -p "$w"
+}
+
+# unpack SOURCE: sources/SOURCE unpacked in build/trixie/build/NAME with
+# its series as debian/patches/spm and the local version; sets name,
+# local_version, w (the directory of the build) and src (the tree).
+unpack() {
+    prepare "$1"
+    "$top/scripts/fetch-source.sh" "$1" >/dev/null
+    orig="$top/build/dl/$(printf '%s\n' "$files" | awk '$1 ~ /\.orig\.tar\./ {print $1}')"
+    debian="$top/build/dl/$(printf '%s\n' "$files" | awk '$1 ~ /\.debian\.tar\./ {print $1}')"
     cp "$orig" "$w/"
     tar --no-same-owner -xf "$orig" -C "$w"
     src="$w/$name-$upstream"
@@ -111,14 +117,8 @@ changelog() {
 # makes it, and refuses a tree with work not exported) as the tree of a
 # build in $root; sets name, local_version, w and src like unpack.
 from_tree() {
-    . "$top/sources/$1"
-    local_version="$version+spm1"
-    upstream=${version#*:}
-    upstream=${upstream%-*}
     "$top/scripts/tree.sh" "$1" >&2
-    w="$root/build/$name"
-    rm -rf "$w"
-    mkdir -p "$w"
+    prepare "$1"
     src="$w/$name-$upstream"
     git -C "$top/build/$1" archive --prefix="$name-$upstream/" HEAD | tar -x -C "$w"
 }

@@ -29,8 +29,8 @@ debs_key() {
               series_hash "$s"
               (. "sources/$s" && git log -1 --format=%aD -- "$patches" 2>/dev/null || true)
           done
-          cat scripts/debs.sh build/trixie.stamp os-traits/debian/control os-traits/debian/copyright \
-              os-traits/debian/rules os-traits/debian/source/format
+          cat scripts/debs.sh build/trixie.stamp
+          find os-traits/debian -type f | LC_ALL=C sort | xargs cat
           cat build/trixie-nova.stamp 2>/dev/null || echo "no build/trixie-nova"
           echo "$GIT_AUTHOR_NAME <$GIT_AUTHOR_EMAIL>"
         } | sha256sum | cut -c1-16)

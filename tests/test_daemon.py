@@ -145,6 +145,11 @@ class Daemon:
         assert not spm.alive(pid), f"virtqemud {pid} survived signal {sig}"
         PIDFILE.unlink(missing_ok=True)
 
+    def virsh_start_in_background(self, name):
+        """virsh start NAME, not waited for."""
+        return subprocess.Popen([BLD / "run", BLD / "tools/virsh", "-q", "-c", URI, "start", name],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
     def virsh(self, *args, timeout=120):
         return spm.run([BLD / "run", BLD / "tools/virsh", "-q", "-c", URI, *map(str, args)],
                        timeout=timeout)
@@ -249,8 +254,7 @@ def test_killed_during_start(daemon, guest, delay):
     the guest runs with its QEMU reconnected, or is shut off with no QEMU
     left; its definition is intact."""
     dom_of(daemon).destroy()
-    p = subprocess.Popen([BLD / "run", BLD / "tools/virsh", "-q", "-c", URI, "start",
-                          "spm-guest"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = daemon.virsh_start_in_background("spm-guest")
     time.sleep(delay)
     daemon.stop(signal.SIGKILL)
     p.wait(timeout=60)
@@ -286,8 +290,7 @@ def test_killed_before_qemu_pid_known(daemon, guest):
     dom_of(daemon).destroy()
     status = Path("/run/libvirt/qemu/spm-guest.xml")
     for _ in range(5):
-        p = subprocess.Popen([BLD / "run", BLD / "tools/virsh", "-q", "-c", URI, "start",
-                              "spm-guest"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = daemon.virsh_start_in_background("spm-guest")
         caught = False
         deadline = time.monotonic() + 30
         while p.poll() is None and time.monotonic() < deadline:

@@ -16,6 +16,7 @@ traits from the installed libvirtd.  What differs from a real trixie host: no sy
 instead: QEMU runs as libvirt-qemu in its own cgroup).
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -56,6 +57,22 @@ def readme_install_block(marker="install"):
     return "\n".join(l[4:] for l in lines) + "\n"
 
 
+@contextlib.contextmanager
+def operator_at_apt():
+    """In the root: the operator answers apt's questions with yes, and no
+    service may start while apt installs."""
+    yes = ROOT / "etc/apt/apt.conf.d/90yes"
+    policy = ROOT / "usr/sbin/policy-rc.d"
+    yes.write_text('APT::Get::Assume-Yes "true";\n')
+    policy.write_text("#!/bin/sh\nexit 101\n")
+    os.chmod(policy, 0o755)
+    try:
+        yield
+    finally:
+        yes.unlink()
+        policy.unlink()
+
+
 @pytest.fixture(scope="module")
 def installed(built):
     """A fresh trixie root with our packages and trixie-backports' QEMU
@@ -83,22 +100,16 @@ def installed(built):
     (ROOT / "etc/apt/sources.list.d/debian.sources").write_text(
         f"Types: deb\nURIs: {mirror}\nSuites: trixie trixie-updates\nComponents: main\n"
         "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
-    # the operator answers apt's questions with yes; no service may start
-    # while apt installs
-    (ROOT / "etc/apt/apt.conf.d/90yes").write_text('APT::Get::Assume-Yes "true";\n')
-    (ROOT / "usr/sbin/policy-rc.d").write_text("#!/bin/sh\nexit 101\n")
-    os.chmod(ROOT / "usr/sbin/policy-rc.d", 0o755)
     images = ROOT / IMAGES.lstrip("/")
     images.mkdir(parents=True, exist_ok=True)
     for f in ("vmlinuz", "initramfs.cpio.gz", "OVMF.fd"):
         shutil.copy(spm.GUEST / f, images)
     # README.md's install block, as it is written
     (ROOT / "root/install.sh").write_text(readme_install_block())
-    r = in_root("timeout", "3600", "sh", "-ex", "/root/install.sh", timeout=3700)
+    with operator_at_apt():
+        r = in_root("timeout", "3600", "sh", "-ex", "/root/install.sh", timeout=3700)
     (spm.BUILD / "debs-e2e-install.log").write_text(r.stdout)
     assert r.returncode == 0, r.stdout[-3000:]
-    (ROOT / "etc/apt/apt.conf.d/90yes").unlink()
-    (ROOT / "usr/sbin/policy-rc.d").unlink()
     # the package's default network would want dnsmasq and a bridge: not here
     (ROOT / "etc/libvirt/qemu/networks/autostart/default.xml").unlink(missing_ok=True)
     return ROOT
@@ -309,16 +320,10 @@ def test_packaged_nova_reports_spm_traits(daemons):
     11.1) and reports the two traits of the series, which the installed
     os-traits knows."""
     (ROOT / "root/nova-install.sh").write_text(readme_install_block("nova-install"))
-    (ROOT / "etc/apt/apt.conf.d/90yes").write_text('APT::Get::Assume-Yes "true";\n')
-    (ROOT / "usr/sbin/policy-rc.d").write_text("#!/bin/sh\nexit 101\n")
-    os.chmod(ROOT / "usr/sbin/policy-rc.d", 0o755)
-    try:
+    with operator_at_apt():
         r = in_root("timeout", "1500", "sh", "-ex", "/root/nova-install.sh", timeout=1600)
-        (spm.BUILD / "debs-e2e-nova-install.log").write_text(r.stdout)
-        assert r.returncode == 0, r.stdout[-3000:]
-    finally:
-        (ROOT / "etc/apt/apt.conf.d/90yes").unlink()
-        (ROOT / "usr/sbin/policy-rc.d").unlink()
+    (spm.BUILD / "debs-e2e-nova-install.log").write_text(r.stdout)
+    assert r.returncode == 0, r.stdout[-3000:]
     assert re.search(r"\*\*\* 2:31\.0\.0-6\+deb13u3\+spm1 990\n +990 file:/srv/spm-debs",
                      r.stdout), r.stdout[-2000:]
     r = in_root("dpkg-query", "-W", "-f", "${Package} ${Version}\n",
