@@ -12,8 +12,10 @@ bld="$top/build/libvirt-build"
 stamp="$top/build/libvirt-build.stamp"    # written only when the build succeeds
 rm -f "$stamp"
 
+# -g1: line tables and function names (backtraces, valgrind's reports),
+# no variables or types: libvirt's default -g is a sixth of the compile.
 libvirt_setup "$bld" "$top/build/meson-setup.log" -Ddocs=enabled \
-    -Ddriver_libvirtd=enabled -Ddriver_remote=enabled
+    -Ddriver_libvirtd=enabled -Ddriver_remote=enabled -Dc_args=-g1
 # A build directory set up by another meson version (deps.sh installs
 # bookworm-backports' meson) must be reconfigured before "meson test".
 if ! meson introspect --buildoptions "$bld" >/dev/null 2>&1; then

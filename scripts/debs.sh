@@ -31,8 +31,12 @@ out="$top/build/debs"
 
 "$top/scripts/trixie-root.sh"
 # DEBS_NOCHECK=1 also leaves out the -dbgsym packages (noautodbgsym):
-# nothing here installs them.
+# nothing here installs them.  Without them the compilers' debug
+# information would only be stripped off again, so it compiles none
+# (-g0 after Debian's -g; dh_dwz then finds none).  The stripped programs
+# are the same: -g does not change the code GCC generates.
 export DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-parallel=2}${DEBS_NOCHECK:+ nocheck noautodbgsym}"
+export DEB_CFLAGS_APPEND="${DEBS_NOCHECK:+-g0}" DEB_CXXFLAGS_APPEND="${DEBS_NOCHECK:+-g0}"
 case " $DEB_BUILD_OPTIONS " in *" nocheck "*) mode=nocheck ;; *) mode=tested ;; esac
 # the options that change what is built, besides nocheck (noopt, nostrip,
 # ...; not parallel=N, nor noautodbgsym: no -dbgsym package is used here)
@@ -130,7 +134,8 @@ in_root() {
         mount --rbind /sys "$1/sys" && shift &&
         exec chroot "$0" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
             HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
-            DEB_BUILD_OPTIONS="$DEB_BUILD_OPTIONS" sh -ec "$1"' "$root" "$root" "$1"
+            DEB_BUILD_OPTIONS="$DEB_BUILD_OPTIONS" DEB_CFLAGS_APPEND="$DEB_CFLAGS_APPEND" \
+            DEB_CXXFLAGS_APPEND="$DEB_CXXFLAGS_APPEND" sh -ec "$1"' "$root" "$root" "$1"
 }
 log="$top/build/debs-build.log"
 : > "$log"

@@ -82,17 +82,21 @@ meson_counts() {
 # (or of $libvirt_src) in BUILD, once, with what every libvirt build here
 # has (QEMU driver, tests, QEMU as root for the embedded driver, no git
 # checks) and the options given; its output in LOG, the end of it shown
-# if it fails.
+# if it fails.  A BUILD set up with other options is set up anew.
 libvirt_setup() {
-    [ -f "$1/build.ninja" ] && return 0
     _bld=$1 _log=$2
     shift 2
+    if [ -f "$_bld/build.ninja" ]; then
+        [ "$(cat "$_bld/spm-setup" 2>/dev/null)" = "$*" ] && return 0
+        rm -rf "$_bld"
+    fi
     meson setup "$_bld" "${libvirt_src:-$top/build/libvirt}" \
         -Ddriver_qemu=enabled -Dtests=enabled -Dno_git=true \
         -Dqemu_user=root -Dqemu_group=root "$@" >"$_log" 2>&1 || {
             tail -30 "$_log" >&2
             return 1
         }
+    echo "$*" > "$_bld/spm-setup"
 }
 
 # tree_key NAME: what build/NAME holds: its commit and any uncommitted
