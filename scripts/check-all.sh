@@ -12,7 +12,9 @@
 # was named, or no part ran.  Each part's whole
 # output is also in build/check-logs/PART.log.
 # A part whose name starts with "+" runs alongside the one above it (parts
-# that leave most of the two CPUs idle, waiting on guests and daemons):
+# that leave most of the two CPUs idle, waiting on guests and daemons; and
+# the fuzz target's compile, at nice 19, to take the time they leave: the
+# fuzz part after them then finds it built):
 # their outputs are printed when the last of them is done, in table order,
 # each still with its own time limit, exit code, wall time and summary;
 # the share of the CPUs is their group's.
@@ -30,7 +32,6 @@ export SPM_EXPORTED=${SPM_EXPORTED-1}
 parts=${CHECK_PARTS:-$(cat <<'EOT'
 setup         90  -                scripts/setup.sh
 libvirt       20  libvirt          scripts/check-libvirt.sh
-fuzz          25  fuzz             env FUZZ_PARALLEL=1 scripts/check-fuzz.sh
 fuzz-selftest 10  fuzz-selftest    tests/fuzz-selftest.sh
 qemu          20  qemu             scripts/check-qemu.sh
 project       20  pytest           tests/pytest.sh -n 2 test_embed.py test_spmem.py test_harness.py
@@ -42,6 +43,8 @@ debs-e2e      30  pytest           tests/pytest.sh --namespace test_debs.py
 +daemon       20  pytest           tests/pytest.sh --namespace test_daemon.py
 +virt-manager 30  virt-manager-checks tests/virt-manager.sh
 +virt-install 15  pytest           tests/pytest.sh test_virt_install.py
++fuzz-build   25  fuzz-build       env FUZZ_BUILD_ONLY=1 nice -n 19 scripts/check-fuzz.sh
+fuzz          25  fuzz             env FUZZ_PARALLEL=1 scripts/check-fuzz.sh
 EOT
 )}
 if [ $# -gt 0 ]; then

@@ -13,6 +13,9 @@
 #   FUZZ_RUNS=N   executions per capabilities set instead (a campaign)
 #   FUZZ_PARALLEL=1  the three sets at once
 #   FUZZ_SETS="..."  only these capabilities sets
+#   FUZZ_BUILD_ONLY=1  only the build, with its own summary line
+#                 ("fuzz-build: ..."): make check builds while the parts
+#                 that wait on guests run, and fuzzes after them
 #   FUZZ_TARGET=PROGRAM FUZZ_SEEDS=DIR FUZZ_OUT=DIR  fuzz PROGRAM (seeded
 #                 from DIR, corpus and logs in FUZZ_OUT) instead of building
 #                 and fuzzing libvirt's target: tests/fuzz-selftest.sh uses
@@ -46,13 +49,14 @@ if [ -n "${FUZZ_TARGET:-}" ]; then
     t1=$t0 t2=$t0
 else
     target="$bld/tests/fuzz/qemuxmlfuzz" dict="-dict=$src/tests/fuzz/qemuxmlfuzz.dict"
+    part=fuzz${FUZZ_BUILD_ONLY:+-build}    # the summary line's prefix
     # only the QEMU driver is fuzzed: the others are left out of the build;
     # line tables are all the debug information a crash report needs
     # (file:line in its stack), and they cost less to compile
     CC=clang-14     # what scripts/deps.sh installs (Debian 12 has no plain "clang" in it)
     export CC
     "$top/scripts/check-built.sh" tree:libvirt-fuzz || {
-        echo "fuzz: 0 passed, 1 failed (build/libvirt-fuzz is not the exported series)"
+        echo "$part: 0 passed, 1 failed (build/libvirt-fuzz is not the exported series)"
         exit 1
     }
     libvirt_src=$src
@@ -65,15 +69,19 @@ else
         -Ddriver_openvz=disabled -Ddriver_vmware=disabled -Ddriver_vz=disabled \
         -Ddriver_bhyve=disabled -Dnss=disabled -Dwireshark_dissector=disabled \
         -Dbash_completion=disabled -Dhost_validate=disabled || {
-        echo "fuzz: 0 passed, 1 failed (meson setup of $bld failed)"
+        echo "$part: 0 passed, 1 failed (meson setup of $bld failed)"
         exit 1
     }
     nice ninja -C "$bld" fuzz >"$top/build/fuzz-ninja.log" 2>&1 || {
         grep -E -A5 'error|FAILED' "$top/build/fuzz-ninja.log" | head -60 >&2
-        echo "fuzz: 0 passed, 1 failed (the build failed: $top/build/fuzz-ninja.log)"
+        echo "$part: 0 passed, 1 failed (the build failed: $top/build/fuzz-ninja.log)"
         exit 1
     }
     t1=$(date +%s)
+    if [ -n "${FUZZ_BUILD_ONLY:-}" ]; then
+        echo "fuzz-build: 1 passed, 0 failed (${bld#$top/}: $(grep -cE ': warning: ' "$top/build/fuzz-ninja.log" || true) compiler warnings; $((t1 - t0)) s)"
+        exit 0
+    fi
 
     (cd "$bld" && meson test --no-rebuild --suite fuzz --print-errorlogs) >"$log" 2>&1 || rc=$?
     seeds=$(meson_counts "$log" 2>/dev/null)
