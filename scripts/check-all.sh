@@ -86,18 +86,19 @@ table=$(mktemp)
 state=$(mktemp -d)
 trap 'rm -rf "$table" "$state"' EXIT
 
-# run_part NAME MINUTES CMD OUT: the part under its time limit (timeout
+# run_part NAME MINUTES CMD FD: the part under its time limit (timeout
 # signals the part's whole process group), its output in its log and, as
-# it comes, in OUT (/dev/stdout for a part alone, /dev/null for parts run
-# together); "EXIT SECONDS" in $state/NAME.
+# it comes, on file descriptor FD (1 for a part alone, 3 on /dev/null for
+# parts run together: not "> /dev/stdout", which opens the run's output
+# file again and truncates it); "EXIT SECONDS" in $state/NAME.
 run_part() {
-    local name=$1 minutes=$2 cmd=$3 out=$4 t0=$SECONDS rc
+    local name=$1 minutes=$2 cmd=$3 fd=$4 t0=$SECONDS rc
     timeout --kill-after=60 "$((minutes * 60))" bash -c "$cmd" </dev/null 2>&1 |
-        tee "$logs/$name.log" > "$out"
+        tee "$logs/$name.log" >&"$fd"
     rc=${PIPESTATUS[0]}
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
         echo "$name: stopped after its time limit of $minutes min" |
-            tee -a "$logs/$name.log" > "$out"
+            tee -a "$logs/$name.log" >&"$fd"
     fi
     echo "$rc $((SECONDS - t0))" > "$state/$name"
 }
@@ -134,11 +135,11 @@ run_group() {
     read -r busy0 total0 <<< "$(cpu_jiffies)"
     if [ "$n" -eq 1 ]; then
         echo "==== ${g_name[0]}: ${g_cmd[0]}"
-        run_part "${g_name[0]}" "${g_min[0]}" "${g_cmd[0]}" /dev/stdout
+        run_part "${g_name[0]}" "${g_min[0]}" "${g_cmd[0]}" 1
     else
         for ((i = 0; i < n; i++)); do
             echo "==== ${g_name[i]}: ${g_cmd[i]} (alongside ${g_name[*]}: output when all are done)"
-            run_part "${g_name[i]}" "${g_min[i]}" "${g_cmd[i]}" /dev/null &
+            run_part "${g_name[i]}" "${g_min[i]}" "${g_cmd[i]}" 3 3>/dev/null &
         done
         wait
     fi

@@ -1,6 +1,7 @@
 """Tests of the harness itself: what must make a run fail does."""
 
 import os
+import re
 import shutil
 import subprocess
 import textwrap
@@ -85,6 +86,29 @@ def test_parts_run_alongside_each_count(tmp_path):
     r = check_all(tmp_path, table, "c", "d")
     assert r.returncode == 0 and "check: 2 passed, 0 failed" in r.stdout, r.stdout
     assert "alongside" not in r.stdout
+
+
+def test_output_to_a_file_keeps_every_part(tmp_path):
+    """make check > FILE: each part's output goes to the run's own
+    output, not to a file opened again (as "> /dev/stdout" would: that
+    truncates FILE, and the run's later lines land after a hole)."""
+    env = dict(os.environ, CHECK_LOGS=str(tmp_path / "logs"), CHECK_PARTS=textwrap.dedent("""\
+        a 5 a echo 'a: 1 passed, 0 failed'
+        b 5 b echo 'b: 1 passed, 0 failed'
+        +c 5 c echo 'c: 1 passed, 0 failed'
+        """))
+    out = tmp_path / "out"
+    with out.open("w") as f:
+        r = subprocess.run([spm.TOP / "scripts/check-all.sh"], env=env, timeout=300,
+                           stdout=f, stderr=subprocess.STDOUT)
+    text = out.read_text()
+    assert r.returncode == 0, text
+    assert "\0" not in text
+    lines = text.splitlines()
+    for part in "abc":
+        assert f"==== {part}: echo" in text, text
+        assert lines.count(f"{part}: 1 passed, 0 failed") == 1, text
+    assert re.fullmatch(r"check: 3 passed, 0 failed \(parts; \d+ s in all\)", lines[-1]), text
 
 
 def test_pytest_with_no_tests_fails(tmp_path):
