@@ -79,7 +79,7 @@ else
     }
     t1=$(date +%s)
     if [ -n "${FUZZ_BUILD_ONLY:-}" ]; then
-        echo "fuzz-build: 1 passed, 0 failed (${bld#$top/}: $(grep -cE ': warning: ' "$top/build/fuzz-ninja.log" || true) compiler warnings; $((t1 - t0)) s)"
+        echo "$part: 1 passed, 0 failed (${bld#$top/}: $(grep -cE ': warning: ' "$top/build/fuzz-ninja.log" || true) compiler warnings; $((t1 - t0)) s)"
         exit 0
     fi
 

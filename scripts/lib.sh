@@ -86,17 +86,26 @@ meson_counts() {
 libvirt_setup() {
     _bld=$1 _log=$2
     shift 2
-    if [ -f "$_bld/build.ninja" ]; then
-        [ "$(cat "$_bld/spm-setup" 2>/dev/null)" = "$*" ] && return 0
-        rm -rf "$_bld"
-    fi
+    setup_needed "$_bld" "$*" || return 0
     meson setup "$_bld" "${libvirt_src:-$top/build/libvirt}" \
         -Ddriver_qemu=enabled -Dtests=enabled -Dno_git=true \
         -Dqemu_user=root -Dqemu_group=root "$@" >"$_log" 2>&1 || {
             tail -30 "$_log" >&2
             return 1
         }
-    echo "$*" > "$_bld/spm-setup"
+    setup_done "$_bld" "$*"
+}
+
+# setup_needed BUILD OPTIONS: true when the build directory BUILD must be
+# set up (meson, configure) with OPTIONS, a string: it never was, or was
+# with other options, and is then removed.  setup_done BUILD OPTIONS,
+# after the setup, records them.
+setup_needed() {
+    [ -f "$1/build.ninja" ] && [ "$(cat "$1/spm-setup" 2>/dev/null)" = "$2" ] && return 1
+    rm -rf "$1"
+}
+setup_done() {
+    echo "$2" > "$1/spm-setup"
 }
 
 # tree_key NAME: what build/NAME holds: its commit and any uncommitted

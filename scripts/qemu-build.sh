@@ -24,18 +24,17 @@ targets="qemu-system-x86_64 tests/qtest/numa-memmap-test tests/qtest/numa-test
 opts="--prefix=$dst --target-list=x86_64-softmmu --disable-docs --disable-user
       --disable-tools --disable-guest-agent --disable-install-blobs
       --disable-download --disable-debug-info"
+# shellcheck disable=SC2086
+opts=$(echo $opts)
 # a build directory configured with other options is configured anew
-if [ -f "$bld/build.ninja" ] && [ "$(cat "$bld/spm-configure" 2>/dev/null)" != "$(echo $opts)" ]; then
-    rm -rf "$bld"
-fi
-if [ ! -f "$bld/build.ninja" ]; then
+if setup_needed "$bld" "$opts"; then
     mkdir -p "$bld"
     # shellcheck disable=SC2086
     (cd "$bld" && "$src/configure" $opts) >"$log" 2>&1 || {
             tail -30 "$log" >&2
             exit 1
         }
-    echo $opts > "$bld/spm-configure"
+    setup_done "$bld" "$opts"
 fi
 ninja -C "$bld" $targets >>"$log" 2>&1 || {
     grep -E -A5 'error:|FAILED' "$log" | cut -c1-300 | head -40 >&2

@@ -13,8 +13,8 @@
 # the parts that use them would make them the same way; here their waits
 # overlap the compiles.  The roots' output is in
 # build/check-logs/setup-roots.log, the packages' in setup-debs.log; each
-# piece's exit code and time are printed at the end, and the last line is
-# the roots' ("setup: trixie roots made (exit N) in N s").  Exit status 1
+# piece's exit code, wall time and CPU time are printed at the end, and
+# the last line is the roots' ("setup: trixie roots made (exit N) in N s").  Exit status 1
 # if any piece failed.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
